@@ -1,0 +1,141 @@
+#include "actors/connection_actor.hpp"
+
+#include "codec/encoder.hpp"
+#include "codec/topic.hpp"
+#include "metrics/log.hpp"
+#include "metrics/stats.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <random>
+
+namespace colony::actors {
+
+using codec::reason_code;
+
+namespace {
+
+std::string make_client_id() {
+  // Unique within this process and unlikely to collide across restarts.
+  static std::atomic<std::uint64_t> counter{0};
+  static const std::uint64_t boot = [] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }();
+  auto n = counter.fetch_add(1, std::memory_order_relaxed);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "colony-%08llx-%llu",
+                static_cast<unsigned long long>(boot & 0xffffffffULL),
+                static_cast<unsigned long long>(n));
+  return buf;
+}
+
+struct connection_state {
+  static inline const char* name = "connection";
+  connection_args args;
+};
+
+using connection_actor_t = caf::stateful_actor<connection_state>;
+
+void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
+  auto& link = *self->state.args.link;
+  metrics::stats().auth_failures.add(rc == reason_code::bad_user_name_or_password
+                                         || rc == reason_code::not_authorized
+                                       ? 1
+                                       : 0);
+  log::info("connection", "connection refused",
+            {{"client_id", c.client_id}, {"address", link.remote_address()},
+             {"reason", codec::to_string(rc)}, {"reason_code", static_cast<unsigned>(rc)}});
+  std::vector<std::uint8_t> out;
+  codec::encode(codec::connack{false, rc, {}}, c.version, out);
+  link.write(std::move(out));
+  link.close();
+  self->quit();
+}
+
+void on_connect(connection_actor_t* self, codec::connect& c) {
+  auto& args = self->state.args;
+  bool assigned = false;
+  auto rc = validate_connect(c, args.limits, assigned);
+  if (rc != reason_code::success) {
+    refuse(self, c, rc);
+    return;
+  }
+  std::string identity = c.username.value_or("");
+  if (c.props.authentication_method) {
+    // Enhanced authentication methods are not offered: MQTT 5 §4.12, 0x8C.
+    refuse(self, c, reason_code::bad_authentication_method);
+    return;
+  }
+  if (args.authenticate) {
+    auto who = args.authenticate(c, *args.link);
+    if (!who) {
+      refuse(self, c, c.username ? reason_code::bad_user_name_or_password
+                                 : reason_code::not_authorized);
+      return;
+    }
+    identity = *who;
+  } else if (!args.allow_anonymous && !c.username) {
+    refuse(self, c, reason_code::not_authorized);
+    return;
+  }
+  log::debug("connection", "client connected",
+             {{"client_id", c.client_id}, {"address", args.link->remote_address()},
+              {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
+              {"keepalive", c.keep_alive}});
+  connect_request req;
+  req.link = args.link;
+  req.bridge = args.bridge;
+  req.username = std::move(identity);
+  req.packet = std::move(c);
+  self->send(args.registry, connect_atom::value, std::move(req), assigned);
+  self->quit();
+}
+
+caf::behavior connection_behavior(connection_actor_t* self, connection_args args) {
+  self->state.args = std::move(args);
+  return {
+    [=](packets_atom, std::uint64_t, transport::packet_batch& batch) {
+      // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT.
+      auto link = self->state.args.link;
+      if (!batch.empty()) {
+        if (auto* c = std::get_if<codec::connect>(&batch.front()))
+          on_connect(self, *c);
+      }
+      link->batch_done();
+    },
+    [=](closed_atom, std::uint64_t, const transport::close_info&) { self->quit(); },
+  };
+}
+
+} // namespace
+
+reason_code validate_connect(codec::connect& c, const session_limits& limits, bool& assigned) {
+  assigned = false;
+  if (c.client_id.empty()) {
+    if (c.version == codec::protocol_version::v5
+        || (c.version == codec::protocol_version::v3_1_1 && c.clean_start)) {
+      // MQTT-3.1.3-6 / MQTT 5 §3.1.3.1: the server assigns a unique id.
+      c.client_id = make_client_id();
+      assigned = true;
+    } else {
+      return reason_code::client_identifier_not_valid; // MQTT-3.1.3-8 (0x02)
+    }
+  }
+  if (c.will_message) {
+    const auto& w = *c.will_message;
+    if (!codec::is_valid_topic_name(w.topic) || w.topic.size() > limits.max_topic_length)
+      return reason_code::topic_name_invalid;
+    if (w.qos > limits.max_qos)
+      return reason_code::qos_not_supported; // MQTT-3.2.2-12
+    if (w.retain && !limits.retain_available)
+      return reason_code::retain_not_supported; // MQTT-3.2.2-13
+  }
+  return reason_code::success;
+}
+
+caf::actor spawn_connection(caf::actor_system& sys, connection_args args) {
+  return sys.spawn(connection_behavior, std::move(args));
+}
+
+} // namespace colony::actors

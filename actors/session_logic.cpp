@@ -1,0 +1,811 @@
+#include "actors/session_logic.hpp"
+
+#include "codec/encoder.hpp"
+#include "codec/topic.hpp"
+#include "codec/utf8.hpp"
+#include "metrics/log.hpp"
+#include "metrics/stats.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace colony::actors {
+
+using codec::protocol_version;
+using codec::reason_code;
+
+namespace {
+
+constexpr std::uint32_t never_expires = 0xFFFFFFFF;
+
+std::string sub_key(std::string_view group, std::string_view filter) {
+  std::string key;
+  key.reserve(group.size() + filter.size() + 1);
+  key.append(group).push_back('\x1f');
+  key.append(filter);
+  return key;
+}
+
+std::int64_t steady_now_ns() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+const char* packet_name(codec::packet_type t) {
+  static constexpr const char* names[] = {
+    "RESERVED", "CONNECT",   "CONNACK", "PUBLISH",     "PUBACK",   "PUBREC",
+    "PUBREL",   "PUBCOMP",   "SUBSCRIBE", "SUBACK",    "UNSUBSCRIBE", "UNSUBACK",
+    "PINGREQ",  "PINGRESP",  "DISCONNECT", "AUTH"};
+  return names[static_cast<int>(t) & 0x0f];
+}
+
+/// The trace log's one line per packet.
+void trace_packet(const char* direction, const std::string& client_id, const codec::packet& p) {
+  if (!log::enabled(log::level::trace))
+    return;
+  auto type = codec::type_of(p);
+  if (auto* pub = std::get_if<codec::publish>(&p)) {
+    log::trace("packet", direction,
+               {{"type", packet_name(type)}, {"client_id", client_id}, {"topic", pub->topic},
+                {"qos", pub->qos}, {"retain", pub->retain}, {"dup", pub->dup},
+                {"packet_id", pub->packet_id}, {"payload_size", pub->payload.size()}});
+    return;
+  }
+  log::trace("packet", direction, {{"type", packet_name(type)}, {"client_id", client_id}});
+}
+
+} // namespace
+
+session_logic::session_logic(std::string client_id, std::uint64_t session_id,
+                             const session_limits& limits, session_env& env)
+  : client_id_(std::move(client_id)), session_id_(session_id), limits_(limits), env_(env) {}
+
+// -- connection lifecycle -------------------------------------------------------
+
+void session_logic::attach(const codec::connect& c, bool session_present,
+                           const connection_facts& facts) {
+  if (ended_) {
+    // The previous connection ended this session (clean session or expiry) but the registry
+    // attached a new connection before tearing it down: start afresh.
+    reset_state();
+    session_present = false;
+  }
+  env_.cancel_timer(timer_kind::session_expiry);
+  // MQTT 5 §3.1.3.2.2: a reconnect within the Will Delay Interval cancels the pending will.
+  env_.cancel_timer(timer_kind::will_delay);
+  connected_ = true;
+  facts_ = facts;
+  version_ = c.version;
+  will_ = c.will_message;
+  inbound_aliases_.clear();
+  keep_alive_ = c.keep_alive;
+  const bool v5 = version_ == protocol_version::v5;
+  std::optional<std::uint16_t> server_keep_alive;
+  if (limits_.max_keepalive > 0 && (keep_alive_ == 0 || keep_alive_ > limits_.max_keepalive)) {
+    // MQTT 5 §3.2.2.3.14 Server Keep Alive; 3.1.1 clients are simply held to the maximum.
+    keep_alive_ = limits_.max_keepalive;
+    server_keep_alive = keep_alive_;
+  }
+  if (v5) {
+    session_expiry_ = std::min(c.props.session_expiry_interval.value_or(0),
+                               limits_.max_session_expiry);
+    session_expiry_was_zero_ = session_expiry_ == 0;
+    client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
+    client_max_packet_size_ = c.props.maximum_packet_size.value_or(0);
+    request_problem_information_ = c.props.request_problem_information.value_or(1) == 1;
+  } else {
+    // 3.1.1: a clean session ends with the connection; otherwise it never expires.
+    session_expiry_ = c.clean_start ? 0 : std::min(never_expires, limits_.max_session_expiry);
+    session_expiry_was_zero_ = session_expiry_ == 0;
+    client_receive_maximum_ = 65535;
+    client_max_packet_size_ = 0;
+  }
+  env_.set_keepalive(keep_alive_);
+
+  codec::connack ack;
+  ack.session_present = session_present;
+  ack.code = reason_code::success;
+  if (v5) {
+    auto& p = ack.props;
+    if (facts.assigned_client_id)
+      p.assigned_client_identifier = client_id_;
+    if (server_keep_alive)
+      p.server_keep_alive = *server_keep_alive;
+    if (session_expiry_ != c.props.session_expiry_interval.value_or(0))
+      p.session_expiry_interval = session_expiry_;
+    p.receive_maximum = limits_.receive_maximum;
+    if (limits_.max_qos < 2)
+      p.maximum_qos = limits_.max_qos;
+    if (!limits_.retain_available)
+      p.retain_available = 0;
+    p.maximum_packet_size = limits_.max_packet_size;
+    p.topic_alias_maximum = limits_.topic_alias_maximum;
+    if (!limits_.wildcard_available)
+      p.wildcard_subscription_available = 0;
+    if (!limits_.subscription_ids_available)
+      p.subscription_identifier_available = 0;
+    if (!limits_.shared_available)
+      p.shared_subscription_available = 0;
+    if (c.props.request_response_information.value_or(0) == 1)
+      p.response_information = "colony/response/" + client_id_;
+  }
+  send(ack);
+  metrics::stats().clients_connected.add();
+  metrics::stats().connects_total.add();
+  if (has_shared_)
+    env_.set_online(true);
+  sys_notice(true);
+  resend_inflight();
+  pump();
+}
+
+void session_logic::take_over() {
+  if (!connected_)
+    return;
+  if (version_ == protocol_version::v5)
+    send(codec::disconnect{reason_code::session_taken_over, {}});
+  flush();
+  env_.close_link();
+  // The old connection did not DISCONNECT: its will applies (MQTT-3.1.2-8), unless the
+  // new connection continues the session within the will delay.
+  lost_connection(true, "session taken over");
+}
+
+void session_logic::on_link_closed(const transport::close_info& info) {
+  if (!connected_)
+    return;
+  lost_connection(true, transport::to_string(info.reason).data());
+}
+
+void session_logic::shut_down() {
+  if (!connected_)
+    return;
+  if (version_ == protocol_version::v5)
+    send(codec::disconnect{reason_code::server_shutting_down, {}});
+  flush();
+  env_.close_link();
+  // A broker shutdown is not the client's fault; mosquitto keeps wills for this case too,
+  // but publishing it would reach no one once every session is gone.
+  connected_ = false;
+  metrics::stats().clients_connected.sub();
+}
+
+void session_logic::kick() {
+  if (!connected_)
+    return;
+  if (version_ == protocol_version::v5)
+    send(codec::disconnect{reason_code::administrative_action, {}});
+  flush();
+  env_.close_link();
+  lost_connection(true, "kicked by administrator");
+}
+
+void session_logic::close_with(reason_code rc) {
+  if (!connected_)
+    return;
+  log::info("session", "closing client",
+            {{"client_id", client_id_}, {"reason", codec::to_string(rc)},
+             {"reason_code", static_cast<unsigned>(rc)}});
+  if (version_ == protocol_version::v5)
+    send(codec::disconnect{rc, {}});
+  flush();
+  env_.close_link();
+  lost_connection(true, "protocol violation");
+}
+
+void session_logic::lost_connection(bool with_will, const char* reason) {
+  if (!connected_)
+    return;
+  connected_ = false;
+  metrics::stats().clients_connected.sub();
+  metrics::stats().disconnects_total.add();
+  log::debug("session", "client disconnected", {{"client_id", client_id_}, {"reason", reason}});
+  sys_notice(false);
+  if (has_shared_) {
+    env_.set_online(false);
+    // Messages received through a shared subscription go to another member of the group
+    // rather than wait for this one to come back.
+    std::vector<delivery> shared;
+    for (auto it = inflight_.begin(); it != inflight_.end();) {
+      if (!it->second.d.shared_key.empty()
+          && it->second.at != inflight_entry::stage::await_pubcomp) {
+        shared.push_back(std::move(it->second.d));
+        it = inflight_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (!it->shared_key.empty()) {
+        shared.push_back(std::move(*it));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!shared.empty())
+      env_.redistribute(std::move(shared));
+  }
+  std::uint32_t will_delay = 0;
+  if (with_will && will_) {
+    will_delay = will_->props.will_delay_interval.value_or(0);
+    // MQTT 5 §3.1.3.2.2: published after min(will delay, session expiry).
+    if (session_expiry_ != never_expires)
+      will_delay = std::min(will_delay, session_expiry_);
+    if (will_delay == 0)
+      publish_will();
+    else
+      env_.start_timer(timer_kind::will_delay, std::chrono::seconds{will_delay});
+  } else {
+    will_.reset();
+  }
+  if (session_expiry_ == 0) {
+    end_now();
+  } else if (session_expiry_ != never_expires) {
+    env_.start_timer(timer_kind::session_expiry, std::chrono::seconds{session_expiry_});
+  }
+}
+
+void session_logic::on_timer(timer_kind kind) {
+  if (connected_)
+    return;
+  switch (kind) {
+    case timer_kind::will_delay:
+      publish_will();
+      break;
+    case timer_kind::session_expiry:
+      end_now();
+      break;
+  }
+}
+
+void session_logic::end_now() {
+  if (ended_)
+    return;
+  // A will still waiting for its delay is published when the session ends.
+  publish_will();
+  ended_ = true;
+  std::vector<delivery> shared;
+  for (auto& [id, e] : inflight_)
+    if (!e.d.shared_key.empty())
+      shared.push_back(std::move(e.d));
+  for (auto& d : pending_)
+    if (!d.shared_key.empty())
+      shared.push_back(std::move(d));
+  if (!shared.empty())
+    env_.redistribute(std::move(shared));
+  env_.end_session();
+}
+
+void session_logic::reset_state() {
+  if (!subs_.empty()) {
+    std::vector<std::pair<std::string, std::string>> all;
+    for (auto& [key, rec] : subs_)
+      all.emplace_back(rec.share_group, rec.topic_filter);
+    env_.unsubscribe(std::move(all));
+    metrics::stats().subscriptions.sub(subs_.size());
+  }
+  subs_.clear();
+  inflight_.clear();
+  pending_.clear();
+  inbound_qos2_.clear();
+  has_shared_ = false;
+  ended_ = false;
+}
+
+void session_logic::publish_will() {
+  if (!will_)
+    return;
+  auto w = std::move(*will_);
+  will_.reset();
+  codec::publish p;
+  p.topic = std::move(w.topic);
+  p.payload = std::move(w.payload);
+  p.qos = w.qos;
+  p.retain = w.retain && limits_.retain_available;
+  p.props = std::move(w.props);
+  p.props.will_delay_interval.reset();
+  env_.route(make_message(p));
+}
+
+void session_logic::sys_notice(bool online) {
+  if (!limits_.sys_notices)
+    return;
+  // The JSON notice hmq users know, without anything secret (no password, ever).
+  std::string payload;
+  payload.reserve(192);
+  payload.append("{\"clientID\":");
+  log::append_json_string(payload, client_id_);
+  payload.append(",\"username\":");
+  log::append_json_string(payload, facts_.username);
+  payload.append(",\"ipaddress\":");
+  log::append_json_string(payload, facts_.remote_address);
+  payload.append(",\"listener\":");
+  log::append_json_string(payload, facts_.listener);
+  payload.append(",\"protocol\":").append(std::to_string(static_cast<int>(version_)));
+  payload.append(",\"keepalive\":").append(std::to_string(keep_alive_));
+  payload.append(",\"online\":").append(online ? "true" : "false");
+  payload.append(",\"timestamp\":\"").append(log::rfc3339_now()).append("\"}");
+  auto msg = std::make_shared<app_message>();
+  msg->topic = "$SYS/broker/connection/clients/" + client_id_;
+  msg->payload = std::move(payload);
+  msg->received_at_ns = steady_now_ns();
+  env_.route(std::move(msg));
+}
+
+// -- inbound packets ----------------------------------------------------------------
+
+void session_logic::on_packets(transport::packet_batch& batch) {
+  for (auto& pkt : batch) {
+    if (!connected_)
+      return; // closed by an earlier packet of this batch
+    trace_packet("packet in", client_id_, pkt);
+    std::visit(
+      [this](auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, codec::publish>)
+          handle_publish(p);
+        else if constexpr (std::is_same_v<T, codec::puback>)
+          handle_puback(p);
+        else if constexpr (std::is_same_v<T, codec::pubrec>)
+          handle_pubrec(p);
+        else if constexpr (std::is_same_v<T, codec::pubrel>)
+          handle_pubrel(p);
+        else if constexpr (std::is_same_v<T, codec::pubcomp>)
+          handle_pubcomp(p);
+        else if constexpr (std::is_same_v<T, codec::subscribe>)
+          handle_subscribe(p);
+        else if constexpr (std::is_same_v<T, codec::unsubscribe>)
+          handle_unsubscribe(p);
+        else if constexpr (std::is_same_v<T, codec::pingreq>)
+          send(codec::pingresp{});
+        else if constexpr (std::is_same_v<T, codec::disconnect>)
+          handle_disconnect(p);
+        else if constexpr (std::is_same_v<T, codec::auth>)
+          handle_auth(p);
+        else
+          // A second CONNECT (MQTT-3.1.0-2) or a server-to-client packet.
+          close_with(reason_code::protocol_error);
+      },
+      pkt);
+  }
+}
+
+message_ptr session_logic::make_message(codec::publish& p) {
+  auto msg = std::make_shared<app_message>();
+  msg->topic = std::move(p.topic);
+  msg->payload = std::move(p.payload);
+  msg->qos = p.qos;
+  msg->retain = p.retain;
+  msg->origin_session = session_id_;
+  msg->received_at_ns = steady_now_ns();
+  if (p.props.message_expiry_interval)
+    msg->expires_at_ms = env_.now_ms() + std::int64_t{*p.props.message_expiry_interval} * 1000;
+  // Keep only what is forwarded to subscribers (MQTT 5 §3.3.2.3).
+  auto& out = msg->props;
+  out.payload_format_indicator = p.props.payload_format_indicator;
+  out.content_type = std::move(p.props.content_type);
+  out.response_topic = std::move(p.props.response_topic);
+  out.correlation_data = std::move(p.props.correlation_data);
+  out.user_properties = std::move(p.props.user_properties);
+  return msg;
+}
+
+void session_logic::handle_publish(codec::publish& p) {
+  auto& stats = metrics::stats();
+  stats.messages_received.add();
+  const bool v5 = version_ == protocol_version::v5;
+  if (v5) {
+    if (!p.props.subscription_identifiers.empty()) {
+      // MQTT-3.3.4-6: a client must not send Subscription Identifiers.
+      close_with(reason_code::protocol_error);
+      return;
+    }
+    if (p.props.topic_alias) {
+      auto alias = *p.props.topic_alias;
+      if (alias == 0 || alias > limits_.topic_alias_maximum) {
+        close_with(reason_code::topic_alias_invalid); // MQTT-3.3.2-9, -10
+        return;
+      }
+      if (p.topic.empty()) {
+        auto it = inbound_aliases_.find(alias);
+        if (it == inbound_aliases_.end()) {
+          close_with(reason_code::protocol_error);
+          return;
+        }
+        p.topic = it->second;
+      } else {
+        inbound_aliases_[alias] = p.topic;
+      }
+    }
+  }
+  if (p.topic.empty() || !codec::is_valid_topic_name(p.topic)
+      || p.topic.size() > limits_.max_topic_length
+      || codec::level_count(p.topic) > limits_.max_topic_levels) {
+    close_with(v5 ? reason_code::topic_name_invalid : reason_code::malformed_packet);
+    return;
+  }
+  if (p.qos > limits_.max_qos) {
+    close_with(reason_code::qos_not_supported); // MQTT-3.2.2-11
+    return;
+  }
+  if (p.retain && !limits_.retain_available) {
+    close_with(reason_code::retain_not_supported); // MQTT-3.2.2-14
+    return;
+  }
+  reason_code ack_code = reason_code::success;
+  bool route_it = true;
+  if (v5 && p.props.payload_format_indicator.value_or(0) == 1
+      && !codec::is_valid_mqtt_utf8(p.payload)) {
+    // MQTT 5 §3.3.2.3.2: the receiver may reply 0x99 Payload format invalid.
+    ack_code = reason_code::payload_format_invalid;
+    route_it = false;
+  }
+  if (p.topic.front() == '$' && p.topic.compare(0, 5, "$SYS/") == 0) {
+    // Clients cannot publish into the broker's own $SYS tree (MQTT 5 §4.7.2); accept and drop
+    // as Mosquitto does.
+    route_it = false;
+  }
+  const auto packet_id = p.packet_id;
+  const auto qos = p.qos;
+  if (qos == 2) {
+    if (inbound_qos2_.count(packet_id) > 0) {
+      // MQTT-4.3.3-9: a re-sent QoS 2 PUBLISH is not delivered again; just PUBREC.
+      send(codec::pubrec{packet_id, reason_code::success, {}});
+      return;
+    }
+    if (v5 && inbound_qos2_.size() >= limits_.receive_maximum) {
+      close_with(reason_code::receive_maximum_exceeded); // MQTT-3.3.4-8 / §4.9
+      return;
+    }
+  }
+  if (route_it)
+    env_.route(make_message(p));
+  if (qos == 1) {
+    send(codec::puback{packet_id, ack_code, {}});
+  } else if (qos == 2) {
+    if (!is_error(ack_code))
+      inbound_qos2_.insert(packet_id);
+    send(codec::pubrec{packet_id, ack_code, {}});
+  }
+}
+
+void session_logic::handle_puback(const codec::puback& p) {
+  auto it = inflight_.find(p.packet_id);
+  if (it == inflight_.end() || it->second.at != inflight_entry::stage::await_puback)
+    return; // unknown id: nothing to release (MQTT 5 §4.3.2 allows ignoring it)
+  inflight_.erase(it);
+  pump();
+}
+
+void session_logic::handle_pubrec(const codec::pubrec& p) {
+  auto it = inflight_.find(p.packet_id);
+  if (it == inflight_.end() || it->second.at == inflight_entry::stage::await_puback) {
+    send(codec::pubrel{p.packet_id, version_ == protocol_version::v5
+                                      ? reason_code::packet_identifier_not_found
+                                      : reason_code::success,
+                       {}});
+    return;
+  }
+  if (is_error(p.code)) {
+    // MQTT 5 §4.3.3: a PUBREC with an error ends the exchange.
+    inflight_.erase(it);
+    pump();
+    return;
+  }
+  it->second.at = inflight_entry::stage::await_pubcomp;
+  send(codec::pubrel{p.packet_id, reason_code::success, {}});
+}
+
+void session_logic::handle_pubrel(const codec::pubrel& p) {
+  bool known = inbound_qos2_.erase(p.packet_id) > 0;
+  send(codec::pubcomp{p.packet_id,
+                      known || version_ != protocol_version::v5
+                        ? reason_code::success
+                        : reason_code::packet_identifier_not_found,
+                      {}});
+}
+
+void session_logic::handle_pubcomp(const codec::pubcomp& p) {
+  auto it = inflight_.find(p.packet_id);
+  if (it == inflight_.end() || it->second.at != inflight_entry::stage::await_pubcomp)
+    return;
+  inflight_.erase(it);
+  pump();
+}
+
+void session_logic::handle_subscribe(codec::subscribe& p) {
+  const bool v5 = version_ == protocol_version::v5;
+  std::uint32_t sub_id = 0;
+  if (!p.props.subscription_identifiers.empty()) {
+    if (!limits_.subscription_ids_available) {
+      close_with(reason_code::subscription_identifiers_not_supported);
+      return;
+    }
+    sub_id = p.props.subscription_identifiers.front();
+  }
+  codec::suback ack;
+  ack.packet_id = p.packet_id;
+  std::vector<subscription> accepted;
+  auto failure = [&](reason_code v5_code) {
+    ack.codes.push_back(v5 ? v5_code : reason_code::unspecified_error);
+  };
+  for (auto& ts : p.subscriptions) {
+    auto shared = codec::parse_shared(ts.topic_filter);
+    std::string group;
+    std::string filter;
+    if (shared.is_shared) {
+      if (!shared.valid) {
+        failure(reason_code::topic_filter_invalid);
+        continue;
+      }
+      if (!limits_.shared_available) {
+        failure(reason_code::shared_subscriptions_not_supported);
+        continue;
+      }
+      if (v5 && ts.options.no_local) {
+        close_with(reason_code::protocol_error); // MQTT-3.8.3-4
+        return;
+      }
+      group = std::move(shared.value.group);
+      filter = std::move(shared.value.filter);
+    } else {
+      filter = ts.topic_filter;
+    }
+    if (!codec::is_valid_topic_filter(filter) || filter.size() > limits_.max_topic_length
+        || codec::level_count(filter) > limits_.max_topic_levels) {
+      failure(reason_code::topic_filter_invalid);
+      continue;
+    }
+    if (!limits_.wildcard_available && filter.find_first_of("+#") != std::string::npos) {
+      failure(reason_code::wildcard_subscriptions_not_supported);
+      continue;
+    }
+    auto options = ts.options;
+    options.max_qos = std::min(options.max_qos, limits_.max_qos);
+    if (!v5)
+      options = codec::subscription_options{options.max_qos, false, false, 0};
+    auto key = sub_key(group, filter);
+    bool existed = subs_.count(key) > 0;
+    subs_[key] = sub_record{filter, group, options, sub_id};
+    if (!existed)
+      metrics::stats().subscriptions.add();
+    if (!group.empty())
+      has_shared_ = true;
+    subscription s;
+    s.topic_filter = std::move(filter);
+    s.share_group = std::move(group);
+    s.options = options;
+    s.subscription_id = sub_id;
+    // MQTT 5 §3.3.1.3 Retain Handling; no retained messages for shared subscriptions
+    // (MQTT 5 §4.8.2).
+    s.send_retained = s.share_group.empty()
+                      && (options.retain_handling == 0
+                          || (options.retain_handling == 1 && !existed));
+    accepted.push_back(std::move(s));
+    ack.codes.push_back(static_cast<reason_code>(options.max_qos));
+  }
+  // SUBACK first: retained messages come back from the shards after it (MQTT-3.8.4-1).
+  send(ack);
+  if (!accepted.empty())
+    env_.subscribe(std::move(accepted));
+}
+
+void session_logic::handle_unsubscribe(const codec::unsubscribe& p) {
+  codec::unsuback ack;
+  ack.packet_id = p.packet_id;
+  std::vector<std::pair<std::string, std::string>> removed;
+  for (const auto& f : p.topic_filters) {
+    auto shared = codec::parse_shared(f);
+    std::string group = shared.is_shared ? shared.value.group : std::string{};
+    std::string filter = shared.is_shared ? shared.value.filter : f;
+    auto it = subs_.find(sub_key(group, filter));
+    if (it == subs_.end()) {
+      ack.codes.push_back(reason_code::no_subscription_existed);
+      continue;
+    }
+    subs_.erase(it);
+    metrics::stats().subscriptions.sub();
+    removed.emplace_back(std::move(group), std::move(filter));
+    ack.codes.push_back(reason_code::success);
+  }
+  if (!removed.empty())
+    env_.unsubscribe(std::move(removed));
+  // MQTT-3.10.4-4: UNSUBACK even when nothing matched.
+  send(ack);
+}
+
+void session_logic::handle_disconnect(const codec::disconnect& p) {
+  bool with_will = false;
+  if (version_ == protocol_version::v5) {
+    if (p.props.session_expiry_interval) {
+      if (session_expiry_was_zero_ && *p.props.session_expiry_interval != 0) {
+        close_with(reason_code::protocol_error); // MQTT-3.14.2-2
+        return;
+      }
+      session_expiry_ = std::min(*p.props.session_expiry_interval, limits_.max_session_expiry);
+    }
+    with_will = p.code == reason_code::disconnect_with_will_message;
+  }
+  flush();
+  env_.close_link();
+  // MQTT-3.14.4-3: a normal DISCONNECT discards the will.
+  lost_connection(with_will, "client disconnect");
+}
+
+void session_logic::handle_auth(const codec::auth&) {
+  // Re-authentication needs an authentication method from CONNECT, which this broker does
+  // not negotiate yet: MQTT-4.12.0-? — an AUTH without one is a protocol error.
+  close_with(reason_code::protocol_error);
+}
+
+// -- outbound ---------------------------------------------------------------------
+
+void session_logic::send(const codec::packet& p) {
+  trace_packet("packet out", client_id_, p);
+  codec::encode(p, version_, out_);
+}
+
+void session_logic::flush() {
+  if (out_.empty())
+    return;
+  metrics::stats().bytes_sent.add(out_.size());
+  env_.write(std::move(out_));
+  out_ = {};
+}
+
+bool session_logic::window_open() const noexcept {
+  auto window = std::min<std::size_t>(limits_.max_inflight, client_receive_maximum_);
+  return inflight_.size() < window;
+}
+
+bool session_logic::write_buffer_full() const {
+  return env_.queued_bytes() + out_.size() > limits_.max_write_buffer;
+}
+
+void session_logic::on_deliveries(delivery_batch& batch) {
+  for (auto& d : batch.items)
+    offer(std::move(d));
+}
+
+void session_logic::offer(delivery d) {
+  if (d.msg->expires_at_ms != 0 && d.msg->expires_at_ms <= env_.now_ms()) {
+    drop("message expired");
+    return;
+  }
+  if (!connected_) {
+    if (d.qos == 0) {
+      return; // QoS 0 is not queued for offline clients (MQTT 5 §3.1.2.4: may be discarded)
+    }
+    enqueue(std::move(d));
+    return;
+  }
+  if (d.qos == 0) {
+    if (write_buffer_full()) {
+      drop("slow consumer: write buffer full");
+      return;
+    }
+    send_publish(d, 0, false);
+    return;
+  }
+  if (!pending_.empty() || !window_open() || write_buffer_full()) {
+    enqueue(std::move(d));
+    pump();
+    return;
+  }
+  auto id = next_packet_id();
+  if (send_publish(d, id, false)) {
+    auto stage = d.qos == 1 ? inflight_entry::stage::await_puback
+                            : inflight_entry::stage::await_pubrec;
+    inflight_.emplace(id, inflight_entry{std::move(d), ++seq_, stage});
+  }
+}
+
+void session_logic::enqueue(delivery d) {
+  if (pending_.size() >= limits_.max_queued_messages) {
+    drop("session queue full");
+    return;
+  }
+  pending_.push_back(std::move(d));
+}
+
+void session_logic::drop(const char* why) {
+  ++dropped_;
+  metrics::stats().publish_dropped.add();
+  if (!drop_logged_) {
+    drop_logged_ = true; // once per session, not once per message
+    log::warn("session", "dropping messages", {{"client_id", client_id_}, {"reason", why}});
+  }
+}
+
+void session_logic::pump() {
+  while (connected_ && !pending_.empty() && window_open()) {
+    if (write_buffer_full()) {
+      if (!waiting_for_drain_) {
+        waiting_for_drain_ = true;
+        env_.notify_when_drained();
+      }
+      return;
+    }
+    auto d = std::move(pending_.front());
+    pending_.pop_front();
+    if (d.msg->expires_at_ms != 0 && d.msg->expires_at_ms <= env_.now_ms()) {
+      drop("message expired");
+      continue;
+    }
+    auto id = next_packet_id();
+    if (send_publish(d, id, false)) {
+      auto stage = d.qos == 1 ? inflight_entry::stage::await_puback
+                              : inflight_entry::stage::await_pubrec;
+      inflight_.emplace(id, inflight_entry{std::move(d), ++seq_, stage});
+    }
+  }
+}
+
+void session_logic::on_drained() {
+  waiting_for_drain_ = false;
+  pump();
+}
+
+std::uint16_t session_logic::next_packet_id() {
+  // Skip ids still in flight (MQTT-2.2.1-3); the window is far below 65535.
+  do {
+    last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+  } while (inflight_.count(last_packet_id_) > 0);
+  return last_packet_id_;
+}
+
+bool session_logic::send_publish(const delivery& d, std::uint16_t packet_id, bool dup) {
+  const auto& m = *d.msg;
+  const codec::properties* props = nullptr;
+  codec::properties v5_props;
+  if (version_ == protocol_version::v5) {
+    bool need = !m.props.empty() || !d.subscription_ids.empty() || m.expires_at_ms != 0;
+    if (need) {
+      v5_props = m.props;
+      v5_props.subscription_identifiers = d.subscription_ids;
+      if (m.expires_at_ms != 0) {
+        // MQTT-3.3.2-6: forward the remaining lifetime, not the original one.
+        auto left_ms = std::max<std::int64_t>(m.expires_at_ms - env_.now_ms(), 0);
+        v5_props.message_expiry_interval = static_cast<std::uint32_t>((left_ms + 999) / 1000);
+      }
+      props = &v5_props;
+    }
+  }
+  if (client_max_packet_size_ != 0
+      && codec::publish_size(version_, d.qos, m.topic, props, m.payload)
+           > client_max_packet_size_) {
+    drop("larger than the client's maximum packet size"); // MQTT-3.1.2-25
+    return false;
+  }
+  if (log::enabled(log::level::trace)) {
+    log::trace("packet", "packet out",
+               {{"type", "PUBLISH"}, {"client_id", client_id_}, {"topic", m.topic},
+                {"qos", d.qos}, {"retain", d.retain}, {"dup", dup}, {"packet_id", packet_id},
+                {"payload_size", m.payload.size()}});
+  }
+  codec::encode_publish(out_, version_, dup, d.qos, d.retain, m.topic, packet_id, props,
+                        m.payload);
+  metrics::stats().messages_sent.add();
+  return true;
+}
+
+void session_logic::resend_inflight() {
+  if (inflight_.empty())
+    return;
+  std::vector<std::pair<std::uint64_t, std::uint16_t>> order;
+  order.reserve(inflight_.size());
+  for (auto& [id, e] : inflight_)
+    order.emplace_back(e.seq, id);
+  std::sort(order.begin(), order.end());
+  for (auto [seq, id] : order) {
+    auto& e = inflight_.at(id);
+    if (e.at == inflight_entry::stage::await_pubcomp) {
+      send(codec::pubrel{id, reason_code::success, {}}); // MQTT-4.4.0-1
+    } else {
+      send_publish(e.d, id, true); // DUP=1 on re-delivery (MQTT-3.3.1-1)
+    }
+  }
+}
+
+} // namespace colony::actors

@@ -1,0 +1,184 @@
+#include "actors/topic_shard.hpp"
+
+#include "actors/retained_store.hpp"
+#include "actors/subscription_tree.hpp"
+#include "metrics/stats.hpp"
+
+#include <chrono>
+#include <functional>
+#include <unordered_map>
+
+namespace colony::actors {
+
+std::size_t shard_of(std::string_view topic, std::size_t shard_count) noexcept {
+  auto first = topic.substr(0, topic.find('/'));
+  return std::hash<std::string_view>{}(first) % shard_count;
+}
+
+bool is_wildcard_first(std::string_view filter) noexcept {
+  auto first = filter.substr(0, filter.find('/'));
+  return first == "+" || first == "#";
+}
+
+std::int64_t now_ms() noexcept {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+struct shard_state {
+  static inline const char* name = "topic_shard";
+
+  std::size_t index = 0;
+  subscription_tree tree;
+  retained_store retained;
+  std::unordered_map<std::uint64_t, caf::actor> sessions;
+  std::unordered_map<std::uint64_t, std::size_t> refs; // subscriptions per session
+  // Scratch space reused across turns.
+  std::vector<sub_match> matches;
+  std::unordered_map<std::uint64_t, delivery_batch> out;
+};
+
+using shard_actor = caf::stateful_actor<shard_state>;
+
+delivery make_delivery(const message_ptr& msg, const sub_match& m) {
+  delivery d;
+  d.msg = msg;
+  d.qos = std::min<std::uint8_t>(msg->qos, m.max_qos);
+  // MQTT-3.3.1-9 / MQTT 5 §3.8.3.1 Retain As Published.
+  d.retain = m.retain_as_published && msg->retain;
+  d.subscription_ids = m.subscription_ids;
+  d.shared_key = m.shared_key;
+  return d;
+}
+
+void flush(shard_actor* self) {
+  auto& st = self->state;
+  for (auto& [id, batch] : st.out) {
+    if (batch.items.empty())
+      continue;
+    if (auto it = st.sessions.find(id); it != st.sessions.end())
+      self->send(it->second, deliver_atom::value, std::move(batch));
+  }
+  st.out.clear();
+}
+
+void on_publish(shard_actor* self, const publish_batch& batch) {
+  auto& st = self->state;
+  auto now = now_ms();
+  for (const auto& msg : batch.msgs) {
+    if (msg->retain) {
+      int delta = st.retained.put(msg);
+      if (delta > 0)
+        metrics::stats().retained_messages.add(1);
+      else if (delta < 0)
+        metrics::stats().retained_messages.sub(1);
+    }
+    if (msg->expires_at_ms != 0 && msg->expires_at_ms <= now)
+      continue;
+    st.matches.clear();
+    st.tree.match(msg->topic, msg->origin_session, st.matches);
+    for (const auto& m : st.matches)
+      st.out[m.subscriber].items.push_back(make_delivery(msg, m));
+  }
+  flush(self);
+}
+
+void on_subscribe(shard_actor* self, subscribe_request& req) {
+  auto& st = self->state;
+  st.sessions[req.session_id] = req.session;
+  std::vector<message_ptr> found;
+  delivery_batch retained;
+  auto now = now_ms();
+  for (auto& sub : req.subs) {
+    sub_entry e{req.session_id, sub.options, sub.subscription_id};
+    if (!st.tree.subscribe(sub.topic_filter, sub.share_group, e)) {
+      ++st.refs[req.session_id];
+      metrics::stats().subscriptions.add(1);
+    }
+    if (!sub.send_retained)
+      continue;
+    found.clear();
+    st.retained.match(sub.topic_filter, now, found);
+    for (auto& msg : found) {
+      delivery d;
+      d.msg = msg;
+      d.qos = std::min(msg->qos, sub.options.max_qos);
+      d.retain = true; // MQTT-3.3.1-6: retained messages sent on subscribe carry RETAIN=1
+      if (sub.subscription_id != 0)
+        d.subscription_ids.push_back(sub.subscription_id);
+      retained.items.push_back(std::move(d));
+    }
+  }
+  if (!retained.items.empty())
+    self->send(req.session, deliver_atom::value, std::move(retained));
+}
+
+void forget_if_unused(shard_actor* self, std::uint64_t session_id) {
+  auto& st = self->state;
+  auto it = st.refs.find(session_id);
+  if (it == st.refs.end() || it->second == 0) {
+    st.refs.erase(session_id);
+    st.sessions.erase(session_id);
+  }
+}
+
+void on_unsubscribe(shard_actor* self, const unsubscribe_request& req) {
+  auto& st = self->state;
+  for (const auto& [group, filter] : req.filters) {
+    if (st.tree.unsubscribe(filter, group, req.session_id)) {
+      --st.refs[req.session_id];
+      metrics::stats().subscriptions.sub(1);
+    }
+  }
+  forget_if_unused(self, req.session_id);
+}
+
+void on_unsubscribe_all(shard_actor* self, std::uint64_t session_id) {
+  auto& st = self->state;
+  auto n = st.tree.remove_subscriber(session_id);
+  metrics::stats().subscriptions.sub(n);
+  st.refs.erase(session_id);
+  st.sessions.erase(session_id);
+}
+
+/// A session left a shared group holding undelivered messages: give them to other members.
+void on_redistribute(shard_actor* self, std::uint64_t from, delivery_batch& batch) {
+  auto& st = self->state;
+  for (auto& d : batch.items) {
+    auto sep = d.shared_key.find('\x1f');
+    if (sep == std::string::npos)
+      continue;
+    sub_match m;
+    if (!st.tree.pick_shared(std::string_view{d.shared_key}.substr(0, sep),
+                             std::string_view{d.shared_key}.substr(sep + 1), from, m))
+      continue;
+    st.out[m.subscriber].items.push_back(make_delivery(d.msg, m));
+  }
+  flush(self);
+}
+
+caf::behavior shard_behavior(shard_actor* self, std::size_t index) {
+  self->state.index = index;
+  return {
+    [=](route_atom, const publish_batch& batch) { on_publish(self, batch); },
+    [=](subscribe_atom, subscribe_request& req) { on_subscribe(self, req); },
+    [=](unsub_atom, const unsubscribe_request& req) { on_unsubscribe(self, req); },
+    [=](unsub_all_atom, std::uint64_t session_id) { on_unsubscribe_all(self, session_id); },
+    [=](online_atom, std::uint64_t session_id, bool online) {
+      self->state.tree.set_online(session_id, online);
+    },
+    [=](route_atom, std::uint64_t from, delivery_batch& batch) {
+      on_redistribute(self, from, batch);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_topic_shard(caf::actor_system& sys, std::size_t index) {
+  return sys.spawn(shard_behavior, index);
+}
+
+} // namespace colony::actors

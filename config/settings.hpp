@@ -1,0 +1,82 @@
+// Colony's configuration: one plain struct, filled from defaults, then a JSON file
+// (`--config`), then command-line flags (flags win). Every setting has one kebab-case name
+// used both as `--name` and as the JSON key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace colony::config {
+
+struct settings {
+  // -- listeners --
+  std::string host = "0.0.0.0";
+  int port = 1883;      ///< -1 disables, 0 picks a free port
+  int ws_port = 8083;
+  std::string ws_path = "/mqtt";
+  int wss_port = -1;
+  int tls_port = -1;
+  std::string unix_socket;
+  std::size_t max_connections = 0; ///< per listener, 0 = unlimited
+  // -- TLS --
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool tls_verify = false;
+  // -- auth --
+  std::optional<bool> allow_anonymous;
+  std::string password_file;
+  std::string acl_file;
+  // -- limits --
+  std::size_t max_packet_size = 1024 * 1024;
+  std::size_t max_queued_messages = 1000;
+  std::size_t max_inflight = 20;
+  std::size_t receive_maximum = 1024;
+  std::size_t max_keepalive = 0; ///< 0 = no maximum
+  std::size_t max_write_buffer = 1024 * 1024;
+  std::size_t max_topic_length = 65535;
+  std::size_t max_topic_levels = 128;
+  std::size_t topic_alias_maximum = 64;
+  std::size_t connect_timeout = 10; ///< seconds
+  // -- persistence --
+  std::string persistence = "off";
+  std::string data_dir = "data";
+  // -- HTTP --
+  int http_port = 8080;
+  std::string http_host = "127.0.0.1";
+  // -- logging --
+  std::string log_level = "info";
+  std::string log_format = "auto";
+  // -- runtime --
+  std::size_t io_threads = 0;     ///< 0 = automatic
+  std::size_t worker_threads = 0; ///< CAF scheduler threads, 0 = automatic
+  std::size_t shards = 0;         ///< topic shard actors, 0 = automatic
+  std::size_t sys_interval = 10;  ///< seconds between $SYS statistics
+  bool sys_notices = true;
+
+  // -- derived --
+  bool config_file_given = false;
+  bool check_only = false;
+};
+
+/// Outcome of parsing: run, or exit with `exit_code` (0 after --help/--version, 2 on errors).
+struct parse_outcome {
+  bool run = false;
+  int exit_code = 0;
+  settings value;
+};
+
+/// Parses defaults, then `--config FILE` (JSON), then the other flags. Prints help, version or
+/// the error (naming the key, the value and what was expected) to stdout/stderr.
+parse_outcome parse(int argc, const char* const* argv);
+
+/// Checks cross-field rules (ports in range, TLS files present when TLS is on, ...). Returns
+/// the problems, one message each; empty when valid.
+std::vector<std::string> validate(const settings& s);
+
+/// True if `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+bool is_loopback(const std::string& host);
+
+} // namespace colony::config
