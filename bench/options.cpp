@@ -81,6 +81,9 @@ Prints one JSON line with the results on stdout; diagnostics go to stderr.
   --rate R              msgs/s per publisher, 0 = as fast as possible
                         (pairs: 20, other scenarios: 0)
   --inflight N          QoS 1 window of unacknowledged PUBLISHes     (64)
+  --max-pending N       end-to-end window: a publisher waits while N of its
+                        messages are not yet received by all its subscribers
+                        (older than 1 s: given up as lost); 0 = open loop  (1000)
   --connections N       conn: idle connections                       (10000)
   --hold SEC            conn: keep the connections open this long     (5)
   --broker-pid PID      read the broker's VmRSS / CPU time from /proc
@@ -141,6 +144,7 @@ ParseOutcome parse_options(const std::vector<std::string>& args) {
       {"--pairs", {[&](auto v) { return parse_int(v, o.pairs, 1, 100000); }, "1..100000"}},
       {"--rate", {[&](auto v) { return parse_double(v, o.rate, 0, 1e9); }, ">= 0"}},
       {"--inflight", {[&](auto v) { return parse_int(v, o.inflight, 1, 65535); }, "1..65535"}},
+      {"--max-pending", {[&](auto v) { return parse_int(v, o.max_pending, 0, 10'000'000); }, "0..10000000"}},
       {"--connections", {[&](auto v) { return parse_int(v, o.connections, 1, 1000000); }, "1..1000000"}},
       {"--hold", {[&](auto v) { return parse_double(v, o.hold_s, 0, 86400); }, "0..86400 s"}},
       {"--broker-pid", {[&](auto v) { return parse_int(v, o.broker_pid, 1, 1 << 30); }, "a pid"}},

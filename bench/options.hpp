@@ -34,6 +34,8 @@ struct Options {
   double hold_s = 5;          // conn: how long to keep the idle connections open
   std::string label;          // copied to "broker_label"
   int inflight = 64;          // QoS 1 publisher window (<= broker receive maximum)
+  int max_pending = 1000;     // end-to-end window per publisher: messages published but not
+                              // yet seen by all its subscribers; 0 = open loop
   int threads = 1;
   int keepalive_s = -1;       // -1 = scenario default (conn 300, else 60)
   int connect_concurrency = 200;  // max TCP/MQTT handshakes in progress per process

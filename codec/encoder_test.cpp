@@ -359,7 +359,8 @@ TEST(encoder, encode_publish_matches_encode) {
   props.message_expiry_interval = 5;
   props.user_properties = {{"k", "v"}};
   for (const auto v : all_versions) {
-    for (const properties* pp : {static_cast<const properties*>(nullptr), &props}) {
+    const properties* const choices[] = {nullptr, &props};
+    for (const properties* pp : choices) {
       bytes direct;
       encode_publish(direct, v, true, 2, true, "x/y", 77, pp, "data");
       EXPECT_EQ(direct.size(), publish_size(v, 2, "x/y", pp, "data"));
