@@ -12,6 +12,12 @@
 //             delivery arrived, or nothing moved for --drain-quiet s;
 //   close     DISCONNECT, wait briefly for the broker to close, close.
 //
+// Flow control: besides the QoS 1 PUBACK window (--inflight), every publisher
+// has an end-to-end window (--max-pending): it does not run more than N
+// messages ahead of the slowest of its subscribers. Open-loop publishing would
+// only measure how deep the socket buffers and broker queues are (seconds of
+// "latency") and make the broker drop messages once its queue limit is hit.
+//
 // Every payload starts with a PayloadHeader (publisher id, sequence number,
 // CLOCK_MONOTONIC timestamp), from which subscribers count received / lost /
 // duplicate messages and measure end-to-end latency. The result is printed as
@@ -70,26 +76,34 @@ constexpr std::uint32_t kMaxPacket = 64u << 20;     // larger incoming packet = 
 constexpr int kMaxEvents = 1024;
 constexpr int kPublishBatch = 256;                  // messages per publisher per loop turn
 constexpr std::int64_t kCloseGraceNs = 2 * kNsPerSec;
+// A message not seen by every subscriber this long after it was published is
+// presumed lost (QoS 0) and stops holding the end-to-end window.
+constexpr std::int64_t kPendingGiveUpNs = kNsPerSec;
 
 // ---- run plan --------------------------------------------------------------------
 
-// A publisher publishes on `topic`; each message is owed to `fanout` subscribers.
+// A publisher publishes on `topic`; each message is owed to `fanout`
+// subscribers, whose progress on this publisher is in Shared::seen[slots[k]].
 struct PublisherSpec {
   std::uint32_t id;
   std::string topic;
   std::uint32_t fanout;
+  std::vector<std::uint32_t> slots;
 };
 // A subscriber subscribes to `filter` and expects the publishers
-// [first_pub, first_pub + n_pubs).
+// [first_pub, first_pub + n_pubs); its progress on publisher first_pub + k is
+// in Shared::seen[first_slot + k].
 struct SubscriberSpec {
   std::string filter;
   std::uint32_t first_pub;
   std::uint32_t n_pubs;
+  std::uint32_t first_slot = 0;
 };
 struct Plan {
   std::vector<PublisherSpec> pubs;
   std::vector<SubscriberSpec> subs;
   std::size_t idle = 0;  // conn scenario
+  std::size_t slots = 0; // (subscriber, publisher) pairs
   std::size_t total() const { return pubs.size() + subs.size() + idle; }
 };
 
@@ -117,14 +131,25 @@ Plan make_plan(const Options& o) {
       p.idle = static_cast<std::size_t>(o.connections);
       break;
   }
+  for (auto& s : p.subs) {
+    s.first_slot = static_cast<std::uint32_t>(p.slots);
+    for (std::uint32_t k = 0; k < s.n_pubs; ++k)
+      p.pubs[s.first_pub + k].slots.push_back(static_cast<std::uint32_t>(p.slots++));
+  }
   return p;
 }
 
 // ---- state shared between the main thread and the workers ----------------------
 
 struct Shared {
-  explicit Shared(const Options& o) : opt(o) {}
+  Shared(const Options& o, std::size_t slots)
+      : opt(o), seen(std::make_unique<std::atomic<std::int64_t>[]>(slots)) {}
   const Options& opt;
+
+  // Per (subscriber, publisher) slot: timestamp of the newest message of that
+  // publisher the subscriber has seen. Written by the subscriber's thread,
+  // read by the publisher's (end-to-end window).
+  std::unique_ptr<std::atomic<std::int64_t>[]> seen;
 
   std::atomic<int> ready{0};    // workers whose connections are all up
   std::atomic<bool> go{false};  // the timeline below is valid (release/acquire)
@@ -208,6 +233,8 @@ struct Conn {
   std::uint16_t next_pid = 1;
   std::int64_t phase_ns = 0;    // rate pacing: time of this publisher's first message
   bool done = false;
+  std::vector<std::int64_t> ts_ring;  // timestamps of the last max_pending messages
+  std::int64_t seen_min = 0;          // cached min of Shared::seen over its subscribers
 
   // subscriber
   std::vector<SeqTracker> trackers;
@@ -293,8 +320,11 @@ class Worker {
     for (std::uint32_t i = 0; i < plan_.subs.size(); ++i) take(Role::subscriber, i);
     for (std::uint32_t i = 0; i < plan_.pubs.size(); ++i) take(Role::publisher, i);
     for (std::size_t i = 0; i < plan_.idle; ++i) take(Role::idle, 0);
-    for (auto& c : conns_)
-      if (c->role == Role::publisher) publishers_.push_back(c.get());
+    for (auto& c : conns_) {
+      if (c->role != Role::publisher) continue;
+      publishers_.push_back(c.get());
+      c->ts_ring.assign(static_cast<std::size_t>(opt_.max_pending), 0);
+    }
   }
 
   void start_connect(Conn& c) {
@@ -393,7 +423,9 @@ class Worker {
     h.flags = measured ? 0 : PayloadHeader::kFlagWarmup;
     h.publisher_id = spec.id;
     h.seq = measured ? c.seq++ : c.warm_seq++;
-    h.timestamp_ns = static_cast<std::uint64_t>(mono_ns());
+    const std::int64_t ts = mono_ns();
+    h.timestamp_ns = static_cast<std::uint64_t>(ts);
+    if (!c.ts_ring.empty()) c.ts_ring[c.issued % c.ts_ring.size()] = ts;
     const auto head = h.encode();
     std::uint16_t pid = 0;
     if (opt_.qos > 0) {
@@ -404,6 +436,21 @@ class Worker {
                          opt_.payload - PayloadHeader::kSize);
     c.ends.emplace_back(c.written_total + c.pending(), measured);
     ++c.issued;
+  }
+
+  // End-to-end window: may publisher `c` issue another message? Only if the
+  // message max_pending back has been seen (or overtaken) by every subscriber,
+  // or is older than kPendingGiveUpNs.
+  bool window_open(Conn& c) {
+    const std::size_t w = c.ts_ring.size();
+    if (w == 0 || c.issued < w) return true;
+    const std::int64_t oldest = c.ts_ring[c.issued % w];
+    if (c.seen_min >= oldest || now_ - oldest > kPendingGiveUpNs) return true;
+    std::int64_t m = INT64_MAX;  // refresh the cached minimum once
+    for (std::uint32_t slot : plan_.pubs[c.spec].slots)
+      m = std::min(m, sh_.seen[slot].load(std::memory_order_relaxed));
+    c.seen_min = m;
+    return c.seen_min >= oldest;
   }
 
   // Publishes what is due on one publisher. Returns true if it could have
@@ -435,6 +482,10 @@ class Worker {
       if (opt_.qos > 0 && c.inflight.size() >= static_cast<std::size_t>(opt_.inflight)) break;
       if (c.pending() >= kHighWater) break;
       if (c.issued >= due) break;
+      if (!window_open(c)) {
+        window_blocked_ = true;
+        break;
+      }
       if (n++ == kPublishBatch) {
         more = true;
         break;
@@ -583,15 +634,18 @@ class Worker {
       ++result.unexpected;
       return;
     }
-    if (h->warmup()) return;
     const auto& spec = plan_.subs[c.spec];
     if (h->publisher_id < spec.first_pub || h->publisher_id - spec.first_pub >= spec.n_pubs) {
       ++result.unexpected;
       return;
     }
+    // Progress for the publisher's end-to-end window (warm-up messages too).
+    auto& seen = sh_.seen[spec.first_slot + (h->publisher_id - spec.first_pub)];
+    const auto ts = static_cast<std::int64_t>(h->timestamp_ns);
+    if (ts > seen.load(std::memory_order_relaxed)) seen.store(ts, std::memory_order_relaxed);
+    if (h->warmup()) return;
     const auto outcome = c.trackers[h->publisher_id - spec.first_pub].on_receive(h->seq);
     if (outcome == SeqTracker::Outcome::fresh || outcome == SeqTracker::Outcome::late) {
-      const auto ts = static_cast<std::int64_t>(h->timestamp_ns);
       result.hist.record(now_ > ts ? static_cast<std::uint64_t>(now_ - ts) : 0);
       result.last_rx_ns = now_;
       ++rx_delta_;
@@ -729,6 +783,7 @@ class Worker {
 
       // Publishing.
       bool busy = false;
+      window_blocked_ = false;
       if (timeline_known && !closing_) {
         for (Conn* p : publishers_) busy |= pump(*p);
       }
@@ -741,6 +796,7 @@ class Worker {
       // wake up every 10 ms to follow the phases.
       int timeout_ms = 10;
       if (busy) timeout_ms = 0;
+      else if (window_blocked_ && opt_.threads > 1) timeout_ms = 1;  // progress may come from another thread
       else if (timeline_known && opt_.effective_rate() > 0 && now_ < sh_.pub_end_ns) timeout_ms = 1;
       const int n = ::epoll_wait(ep_, events.data(), kMaxEvents, timeout_ms);
       if (n < 0 && errno != EINTR) throw std::runtime_error("epoll_wait: " + errno_text(errno));
@@ -795,6 +851,7 @@ class Worker {
   std::int64_t now_ = 0;
   std::uint64_t rx_delta_ = 0;
   bool progress_ = false;
+  bool window_blocked_ = false;  // some publisher waits for its subscribers
 };
 
 // ---- main --------------------------------------------------------------------------------
@@ -854,7 +911,7 @@ int run(const Options& opt) {
     if (opt.verbose) std::cerr << "colony_loadgen: " << msg << "\n";
   };
 
-  Shared sh(opt);
+  Shared sh(opt, plan.slots);
   const auto rss_before = opt.broker_pid ? read_vmrss_kb(opt.broker_pid) : std::nullopt;
   if (opt.broker_pid && !rss_before)
     std::cerr << "colony_loadgen: warning: cannot read /proc/" << opt.broker_pid << "/status\n";
@@ -1018,6 +1075,7 @@ int run(const Options& opt) {
       .add("payload", static_cast<std::uint64_t>(opt.payload))
       .add("rate", opt.effective_rate())
       .add("inflight", opt.qos > 0 ? std::optional<int>(opt.inflight) : std::nullopt)
+      .add("max_pending", opt.max_pending)
       .add("threads", opt.threads)
       .add("sent", sent)
       .add("acked", opt.qos > 0 ? std::optional<std::uint64_t>(acked) : std::nullopt)

@@ -362,6 +362,11 @@ reason_code decode_connect(reader& r, connect& c) {
     if ((rc = read_utf8(r, w.topic)) != ok) { // MQTT-3.1.3-11
       return rc;
     }
+    // The Will Message is published to the Will Topic, so it must be a valid Topic Name
+    // (MQTT-3.3.2-2, MQTT-4.7.3-1); the broker answers with CONNACK 0x90 (v5).
+    if (w.topic.empty() || w.topic.find_first_of("+#") != std::string::npos) {
+      return reason_code::topic_name_invalid;
+    }
     std::string_view payload;
     if (!r.length_prefixed(payload)) {
       return malformed;

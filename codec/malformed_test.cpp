@@ -200,6 +200,20 @@ TEST(malformed, connect_strings_must_be_utf8_mqtt_3_1_3_4_and_11) {
       malformed);
 }
 
+TEST(malformed, connect_will_topic_must_be_a_topic_name) {
+  const auto invalid = reason_code::topic_name_invalid;
+  // will topic "a/#"
+  EXPECT_EQ(
+      decode_error(hex("10 13 00 04 4d 51 54 54 04 06 00 3c 00 00 00 03 61 2f 23 00 00"), v311),
+      invalid);
+  // will topic "+"
+  EXPECT_EQ(decode_error(hex("10 13 00 04 4d 51 54 54 05 06 00 3c 00 00 00 00 00 01 2b 00 00"), v5),
+            invalid);
+  // empty will topic (MQTT-4.7.3-1)
+  EXPECT_EQ(decode_error(hex("10 10 00 04 4d 51 54 54 04 06 00 3c 00 00 00 00 00 00"), v311),
+            invalid);
+}
+
 TEST(malformed, connect_password_is_binary) {
   // Binary data is not UTF-8 checked: "C0 80 00" is a legal password.
   const packet p =

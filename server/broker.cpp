@@ -178,7 +178,6 @@ void broker::stop() {
   d.transport->close_all();
   wait_for_links(1000ms);
   d.transport->stop();
-  d.transport.reset();
   caf::anon_send(d.registry, actors::terminate_atom::value);
   for (auto& shard : d.shards)
     caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
@@ -187,6 +186,8 @@ void broker::stop() {
   d.registry = nullptr;
   d.sys_publisher = nullptr;
   d.system.reset(); // waits for every actor
+  // Sessions held links until now; the links' sockets need the I/O contexts alive.
+  d.transport.reset();
   log::info("broker", "stopped");
 }
 
