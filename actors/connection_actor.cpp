@@ -43,6 +43,7 @@ void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
                                          || rc == reason_code::not_authorized
                                        ? 1
                                        : 0);
+  metrics::events().connects_refused.add(codec::to_string(rc));
   log::info("connection", "connection refused",
             {{"client_id", c.client_id}, {"address", link.remote_address()},
              {"reason", codec::to_string(rc)}, {"reason_code", static_cast<unsigned>(rc)}});
@@ -55,6 +56,15 @@ void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
 
 void on_connect(connection_actor_t* self, codec::connect& c) {
   auto& args = self->state.args;
+  if (log::enabled(log::level::trace)) {
+    // The trace view of CONNECT: never the password, only whether one was sent.
+    log::trace("packet", "packet in",
+               {{"type", "CONNECT"}, {"client_id", c.client_id},
+                {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
+                {"keepalive", c.keep_alive}, {"has_username", c.username.has_value()},
+                {"has_password", c.password.has_value()}, {"has_will", c.will_message.has_value()},
+                {"address", args.link->remote_address()}});
+  }
   bool assigned = false;
   auto rc = validate_connect(c, args.limits, assigned);
   if (rc != reason_code::success) {
@@ -104,7 +114,22 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
       }
       link->batch_done();
     },
-    [=](closed_atom, std::uint64_t, const transport::close_info&) { self->quit(); },
+    [=](closed_atom, std::uint64_t, const transport::close_info& info) {
+      // Closed before a CONNECT was answered: no CONNECT in time, not a CONNECT first, an
+      // unsupported protocol level (the transport answered 0x01), or a peer that just left.
+      using transport::close_reason;
+      auto reason = info.reason == close_reason::protocol_error ? codec::to_string(info.code)
+                                                                 : transport::to_string(info.reason);
+      auto lvl = info.reason == close_reason::peer_closed || info.reason == close_reason::shutdown
+                   ? log::level::debug
+                   : log::level::info;
+      if (lvl == log::level::info)
+        metrics::events().connects_refused.add(reason);
+      if (log::enabled(lvl))
+        log::write(lvl, "connection", "connection closed before CONNECT",
+                   {{"address", self->state.args.link->remote_address()}, {"reason", reason}});
+      self->quit();
+    },
   };
 }
 

@@ -63,17 +63,32 @@ public:
   void end_session() override;
   std::int64_t now_ms() const override { return actors::now_ms(); }
 
-  /// Sends the publishes collected this turn, one batch per shard.
-  void flush_routes() {
-    if (!has_routes_)
+  /// Sends the publishes collected this turn, one batch per shard. Each batch is a request:
+  /// until every shard has taken its batch, the link's read credit is held back (see
+  /// release_read_credit), so a fast publisher cannot flood a shard's mailbox.
+  void flush_routes();
+
+  /// A packet batch from the link is done: hand back its read credit now, or once the shards
+  /// have processed what it published.
+  void release_read_credit(const transport::link_ptr& link) {
+    if (!link)
       return;
-    has_routes_ = false;
-    for (std::size_t i = 0; i < routes_.size(); ++i) {
-      if (routes_[i].msgs.empty())
-        continue;
-      self_->send((*shards_)[i], route_atom::value, std::move(routes_[i]));
-      routes_[i] = publish_batch{};
+    if (unacked_routes_ == 0) {
+      link->batch_done();
+      return;
     }
+    credit_link_ = link;
+    ++deferred_credits_;
+  }
+
+  void on_route_ack() {
+    if (--unacked_routes_ > 0)
+      return;
+    if (auto link = std::move(credit_link_)) {
+      for (; deferred_credits_ > 0; --deferred_credits_)
+        link->batch_done();
+    }
+    deferred_credits_ = 0;
   }
 
   transport::link_ptr link_;
@@ -100,10 +115,28 @@ private:
   caf::actor registry_;
   std::vector<publish_batch> routes_;
   bool has_routes_ = false;
+  std::size_t unacked_routes_ = 0;
+  std::size_t deferred_credits_ = 0;
+  transport::link_ptr credit_link_;
 };
 
 session_state::~session_state() {
   logic.reset(); // the logic refers to env
+}
+
+void actor_env::flush_routes() {
+  if (!has_routes_)
+    return;
+  has_routes_ = false;
+  for (std::size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i].msgs.empty())
+      continue;
+    ++unacked_routes_;
+    self_->request((*shards_)[i], caf::infinite, route_atom::value, std::move(routes_[i]))
+      .then([self = self_]() { self->state.env->on_route_ack(); },
+            [self = self_](caf::error&) { self->state.env->on_route_ack(); });
+    routes_[i] = publish_batch{};
+  }
 }
 
 void actor_env::subscribe(std::vector<subscription> subs) {
@@ -222,8 +255,8 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
     [=](packets_atom, std::uint64_t link_id, transport::packet_batch& batch) {
       auto link = self->state.env->link_;
       with_link(self, link_id, [&](session_logic& l) { l.on_packets(batch); });
-      if (link)
-        link->batch_done();
+      if (link && link->id() == link_id)
+        self->state.env->release_read_credit(link);
     },
     [=](closed_atom, std::uint64_t link_id, const transport::close_info& info) {
       auto& env = *self->state.env;

@@ -78,6 +78,7 @@ void session_logic::attach(const codec::connect& c, bool session_present,
   version_ = c.version;
   will_ = c.will_message;
   inbound_aliases_.clear();
+  outbound_aliases_.clear();
   keep_alive_ = c.keep_alive;
   const bool v5 = version_ == protocol_version::v5;
   std::optional<std::uint16_t> server_keep_alive;
@@ -93,7 +94,9 @@ void session_logic::attach(const codec::connect& c, bool session_present,
     client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
     client_max_packet_size_ = c.props.maximum_packet_size.value_or(0);
     request_problem_information_ = c.props.request_problem_information.value_or(1) == 1;
+    client_topic_alias_maximum_ = c.props.topic_alias_maximum.value_or(0);
   } else {
+    client_topic_alias_maximum_ = 0;
     // 3.1.1: a clean session ends with the connection; otherwise it never expires.
     session_expiry_ = c.clean_start ? 0 : std::min(never_expires, limits_.max_session_expiry);
     session_expiry_was_zero_ = session_expiry_ == 0;
@@ -132,6 +135,7 @@ void session_logic::attach(const codec::connect& c, bool session_present,
   send(ack);
   metrics::stats().clients_connected.add();
   metrics::stats().connects_total.add();
+  metrics::events().connections_by_listener.add(facts_.listener);
   if (has_shared_)
     env_.set_online(true);
   sys_notice(true);
@@ -142,6 +146,7 @@ void session_logic::attach(const codec::connect& c, bool session_present,
 void session_logic::take_over() {
   if (!connected_)
     return;
+  log::info("session", "disconnecting client", {{"client_id", client_id_}, {"reason", "session taken over"}});
   if (version_ == protocol_version::v5)
     send(codec::disconnect{reason_code::session_taken_over, {}});
   flush();
@@ -154,6 +159,7 @@ void session_logic::take_over() {
 void session_logic::on_link_closed(const transport::close_info& info) {
   if (!connected_)
     return;
+  log::info("session", "connection lost", {{"client_id", client_id_}, {"reason", transport::to_string(info.reason)}, {"reason_code", static_cast<unsigned>(info.code)}});
   lost_connection(true, transport::to_string(info.reason).data());
 }
 
@@ -168,11 +174,14 @@ void session_logic::shut_down() {
   // but publishing it would reach no one once every session is gone.
   connected_ = false;
   metrics::stats().clients_connected.sub();
+  metrics::events().connections_by_listener.sub(facts_.listener);
+  metrics::events().disconnects.add("server shutdown");
 }
 
 void session_logic::kick() {
   if (!connected_)
     return;
+  log::info("session", "disconnecting client", {{"client_id", client_id_}, {"reason", "administrative action"}});
   if (version_ == protocol_version::v5)
     send(codec::disconnect{reason_code::administrative_action, {}});
   flush();
@@ -199,6 +208,8 @@ void session_logic::lost_connection(bool with_will, const char* reason) {
   connected_ = false;
   metrics::stats().clients_connected.sub();
   metrics::stats().disconnects_total.add();
+  metrics::events().disconnects.add(reason);
+  metrics::events().connections_by_listener.sub(facts_.listener);
   log::debug("session", "client disconnected", {{"client_id", client_id_}, {"reason", reason}});
   sys_notice(false);
   if (has_shared_) {
@@ -459,6 +470,7 @@ void session_logic::handle_publish(codec::publish& p) {
       return;
     }
   }
+  if (route_it) metrics::count_published(qos);
   if (route_it)
     env_.route(make_message(p));
   if (qos == 1) {
@@ -712,6 +724,7 @@ void session_logic::enqueue(delivery d) {
 void session_logic::drop(const char* why) {
   ++dropped_;
   metrics::stats().publish_dropped.add();
+  metrics::count_dropped(why);
   if (!drop_logged_) {
     drop_logged_ = true; // once per session, not once per message
     log::warn("session", "dropping messages", {{"client_id", client_id_}, {"reason", why}});
@@ -759,6 +772,8 @@ bool session_logic::send_publish(const delivery& d, std::uint16_t packet_id, boo
   const auto& m = *d.msg;
   const codec::properties* props = nullptr;
   codec::properties v5_props;
+  std::string_view topic = m.topic;
+  bool new_alias = false;
   if (version_ == protocol_version::v5) {
     bool need = !m.props.empty() || !d.subscription_ids.empty() || m.expires_at_ms != 0;
     if (need) {
@@ -771,10 +786,28 @@ bool session_logic::send_publish(const delivery& d, std::uint16_t packet_id, boo
       }
       props = &v5_props;
     }
+    if (client_topic_alias_maximum_ > 0) {
+      // Server-assigned topic aliases: the first PUBLISH on a topic carries topic and alias,
+      // later ones only the alias (MQTT 5 §3.3.2.3.4). Aliases are never re-mapped, so a
+      // re-sent PUBLISH stays valid.
+      if (auto it = outbound_aliases_.find(m.topic); it != outbound_aliases_.end()) {
+        v5_props.topic_alias = it->second;
+        topic = std::string_view{};
+        props = &v5_props;
+      } else if (outbound_aliases_.size() < client_topic_alias_maximum_) {
+        auto alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
+        outbound_aliases_.emplace(m.topic, alias);
+        v5_props.topic_alias = alias;
+        props = &v5_props;
+        new_alias = true;
+      }
+    }
   }
   if (client_max_packet_size_ != 0
-      && codec::publish_size(version_, d.qos, m.topic, props, m.payload)
+      && codec::publish_size(version_, d.qos, topic, props, m.payload)
            > client_max_packet_size_) {
+    if (new_alias)
+      outbound_aliases_.erase(m.topic); // the client never saw it
     drop("larger than the client's maximum packet size"); // MQTT-3.1.2-25
     return false;
   }
@@ -784,9 +817,10 @@ bool session_logic::send_publish(const delivery& d, std::uint16_t packet_id, boo
                 {"qos", d.qos}, {"retain", d.retain}, {"dup", dup}, {"packet_id", packet_id},
                 {"payload_size", m.payload.size()}});
   }
-  codec::encode_publish(out_, version_, dup, d.qos, d.retain, m.topic, packet_id, props,
+  codec::encode_publish(out_, version_, dup, d.qos, d.retain, topic, packet_id, props,
                         m.payload);
   metrics::stats().messages_sent.add();
+  metrics::count_delivered(d.qos, dup || d.retain ? 0 : m.received_at_ns);
   return true;
 }
 

@@ -186,6 +186,10 @@ private:
   bool request_problem_information_ = true;
   std::optional<codec::will> will_;
   std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
+  /// Server-to-client topic aliases (MQTT 5 §3.3.2.3.4), assigned by the broker while the
+  /// client's Topic Alias Maximum allows; per connection.
+  std::unordered_map<std::string, std::uint16_t> outbound_aliases_;
+  std::uint16_t client_topic_alias_maximum_ = 0;
   connection_facts facts_;
   std::vector<std::uint8_t> out_;
 

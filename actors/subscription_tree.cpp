@@ -11,8 +11,20 @@ struct subscription_tree::group {
   mutable std::size_t next = 0;
 };
 
+namespace {
+
+/// Lets the children map be searched with a string_view (no allocation per level).
+struct level_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+} // namespace
+
 struct subscription_tree::node {
-  std::unordered_map<std::string, std::unique_ptr<node>> children;
+  std::unordered_map<std::string, std::unique_ptr<node>, level_hash, std::equal_to<>> children;
   std::unique_ptr<node> plus;
   std::unique_ptr<node> hash;
   std::vector<sub_entry> subs;
@@ -57,7 +69,7 @@ bool subscription_tree::subscribe(std::string_view filter, std::string_view grou
     } else if (level == "#") {
       slot = &n->hash;
     } else {
-      auto it = n->children.find(std::string{level});
+      auto it = n->children.find(level);
       if (it == n->children.end())
         it = n->children.emplace(std::string{level}, nullptr).first;
       slot = &it->second;
@@ -101,7 +113,7 @@ subscription_tree::node* subscription_tree::find_node(std::string_view filter) c
     } else if (level == "#") {
       n = n->hash.get();
     } else {
-      auto it = n->children.find(std::string{level});
+      auto it = n->children.find(level);
       n = it == n->children.end() ? nullptr : it->second.get();
     }
     ok = n != nullptr;
@@ -123,7 +135,7 @@ void subscription_tree::prune(std::string_view filter) {
     else if (level == "#")
       n = n->hash.get();
     else {
-      auto it = n->children.find(std::string{level});
+      auto it = n->children.find(level);
       n = it == n->children.end() ? nullptr : it->second.get();
     }
     ok = n != nullptr;
@@ -134,7 +146,7 @@ void subscription_tree::prune(std::string_view filter) {
     auto [parent, level] = *it;
     node* child = level == "+"   ? parent->plus.get()
                   : level == "#" ? parent->hash.get()
-                                 : parent->children.find(std::string{level})->second.get();
+                                 : parent->children.find(level)->second.get();
     if (!child->empty())
       return;
     if (level == "+")
@@ -142,7 +154,7 @@ void subscription_tree::prune(std::string_view filter) {
     else if (level == "#")
       parent->hash.reset();
     else
-      parent->children.erase(std::string{level});
+      parent->children.erase(parent->children.find(level));
   }
 }
 
@@ -251,14 +263,20 @@ sub_match subscription_tree::pick(const group& g, std::uint64_t exclude) {
 
 void subscription_tree::match(std::string_view topic, std::uint64_t origin,
                               std::vector<sub_match>& out, std::uint64_t exclude) {
-  std::vector<sub_match> normal;
-  std::vector<const group*> groups;
+  // Scratch vectors are members so a publish allocates nothing here once warmed up.
+  auto& normal = scratch_normal_;
+  auto& groups = scratch_groups_;
+  auto& levels = scratch_levels_;
+  auto& current = scratch_current_;
+  auto& next = scratch_next_;
+  normal.clear();
+  groups.clear();
+  levels.clear();
+  current.clear();
   // Levels of the topic, then a breadth-first walk over the nodes matching each prefix.
-  std::vector<std::string_view> levels;
   for_each_level(topic, [&](std::string_view l) { levels.push_back(l); });
   const bool dollar = !topic.empty() && topic.front() == '$';
-  std::vector<const node*> current{root_.get()};
-  std::vector<const node*> next;
+  current.push_back(root_.get());
   for (std::size_t i = 0; i < levels.size(); ++i) {
     next.clear();
     for (const node* n : current) {
@@ -266,7 +284,7 @@ void subscription_tree::match(std::string_view topic, std::uint64_t origin,
       bool wild_ok = !(i == 0 && dollar);
       if (wild_ok && n->hash)
         collect(*n->hash, normal, groups);
-      if (auto it = n->children.find(std::string{levels[i]}); it != n->children.end())
+      if (auto it = n->children.find(levels[i]); it != n->children.end())
         next.push_back(it->second.get());
       if (wild_ok && n->plus)
         next.push_back(n->plus.get());

@@ -74,6 +74,11 @@ private:
   sub_match pick(const group& g, std::uint64_t exclude);
 
   std::unique_ptr<node> root_;
+  std::vector<sub_match> scratch_normal_;
+  std::vector<const group*> scratch_groups_;
+  std::vector<std::string_view> scratch_levels_;
+  std::vector<const node*> scratch_current_;
+  std::vector<const node*> scratch_next_;
   std::size_t count_ = 0;
   std::unordered_set<std::uint64_t> offline_;
   /// subscriber -> (filter, group) of each of its subscriptions, for remove_subscriber.

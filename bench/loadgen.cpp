@@ -12,11 +12,13 @@
 //             delivery arrived, or nothing moved for --drain-quiet s;
 //   close     DISCONNECT, wait briefly for the broker to close, close.
 //
-// Flow control: besides the QoS 1 PUBACK window (--inflight), every publisher
-// has an end-to-end window (--max-pending): it does not run more than N
-// messages ahead of the slowest of its subscribers. Open-loop publishing would
-// only measure how deep the socket buffers and broker queues are (seconds of
-// "latency") and make the broker drop messages once its queue limit is hit.
+// Flow control: besides the QoS 1 PUBACK window (--inflight), publishers keep
+// an end-to-end window: the run has at most --max-pending deliveries in the
+// pipeline (published but not yet received), split evenly over the publishers
+// by fanout. A publisher does not run more than its share of messages ahead of
+// the slowest of its subscribers. Open-loop publishing would only measure how
+// deep the socket buffers and broker queues are (seconds of "latency") and
+// make the broker drop messages once its queue limit is hit.
 //
 // Every payload starts with a PayloadHeader (publisher id, sequence number,
 // CLOCK_MONOTONIC timestamp), from which subscribers count received / lost /
@@ -78,7 +80,8 @@ constexpr int kPublishBatch = 256;                  // messages per publisher pe
 constexpr std::int64_t kCloseGraceNs = 2 * kNsPerSec;
 // A message not seen by every subscriber this long after it was published is
 // presumed lost (QoS 0) and stops holding the end-to-end window.
-constexpr std::int64_t kPendingGiveUpNs = kNsPerSec;
+constexpr std::int64_t kPendingGiveUpNs = 5 * kNsPerSec;
+constexpr std::size_t kMinWindow = 4;  // messages; avoids stop-and-wait
 
 // ---- run plan --------------------------------------------------------------------
 
@@ -104,6 +107,7 @@ struct Plan {
   std::vector<SubscriberSpec> subs;
   std::size_t idle = 0;  // conn scenario
   std::size_t slots = 0; // (subscriber, publisher) pairs
+  std::size_t window = 0; // end-to-end window per publisher, messages (0 = open loop)
   std::size_t total() const { return pubs.size() + subs.size() + idle; }
 };
 
@@ -113,23 +117,28 @@ Plan make_plan(const Options& o) {
   switch (o.scenario) {
     case Scenario::fanin:
       for (int i = 0; i < o.publishers; ++i)
-        p.pubs.push_back({static_cast<std::uint32_t>(i), pre + "/in/" + std::to_string(i), 1});
-      p.subs.push_back({pre + "/in/#", 0, static_cast<std::uint32_t>(o.publishers)});
+        p.pubs.push_back({static_cast<std::uint32_t>(i), pre + "/in/" + std::to_string(i), 1, {}});
+      p.subs.push_back({pre + "/in/#", 0, static_cast<std::uint32_t>(o.publishers), 0});
       break;
     case Scenario::fanout:
-      p.pubs.push_back({0, pre + "/out", static_cast<std::uint32_t>(o.subscribers)});
-      for (int i = 0; i < o.subscribers; ++i) p.subs.push_back({pre + "/out", 0, 1});
+      p.pubs.push_back({0, pre + "/out", static_cast<std::uint32_t>(o.subscribers), {}});
+      for (int i = 0; i < o.subscribers; ++i) p.subs.push_back({pre + "/out", 0, 1, 0});
       break;
     case Scenario::pairs:
       for (int i = 0; i < o.pairs; ++i) {
         const std::string topic = pre + "/pair/" + std::to_string(i);
-        p.pubs.push_back({static_cast<std::uint32_t>(i), topic, 1});
-        p.subs.push_back({topic, static_cast<std::uint32_t>(i), 1});
+        p.pubs.push_back({static_cast<std::uint32_t>(i), topic, 1, {}});
+        p.subs.push_back({topic, static_cast<std::uint32_t>(i), 1, 0});
       }
       break;
     case Scenario::conn:
       p.idle = static_cast<std::size_t>(o.connections);
       break;
+  }
+  if (o.max_pending > 0 && !p.pubs.empty()) {
+    std::size_t deliveries_per_round = 0;  // one message from every publisher
+    for (const auto& pub : p.pubs) deliveries_per_round += pub.fanout;
+    p.window = std::max(kMinWindow, static_cast<std::size_t>(o.max_pending) / deliveries_per_round);
   }
   for (auto& s : p.subs) {
     s.first_slot = static_cast<std::uint32_t>(p.slots);
@@ -233,7 +242,7 @@ struct Conn {
   std::uint16_t next_pid = 1;
   std::int64_t phase_ns = 0;    // rate pacing: time of this publisher's first message
   bool done = false;
-  std::vector<std::int64_t> ts_ring;  // timestamps of the last max_pending messages
+  std::vector<std::int64_t> ts_ring;  // timestamps of the last Plan::window messages
   std::int64_t seen_min = 0;          // cached min of Shared::seen over its subscribers
 
   // subscriber
@@ -323,7 +332,7 @@ class Worker {
     for (auto& c : conns_) {
       if (c->role != Role::publisher) continue;
       publishers_.push_back(c.get());
-      c->ts_ring.assign(static_cast<std::size_t>(opt_.max_pending), 0);
+      c->ts_ring.assign(plan_.window, 0);
     }
   }
 
@@ -550,6 +559,9 @@ class Worker {
 
   void on_packet(Conn& c, const wire::Frame& f) {
     using wire::PacketType;
+    // After our DISCONNECT nothing may be sent any more (not even PUBACKs), and
+    // late packets are not counted: the run is over.
+    if (c.state == State::closing) return;
     switch (f.type()) {
       case PacketType::connack: {
         const auto ack = wire::decode_connack(f.body);
@@ -775,7 +787,8 @@ class Worker {
           const auto& spec = plan_.pubs[p->spec];
           p->phase_ns = sh_.start_ns;
           if (rate > 0)
-            p->phase_ns += static_cast<std::int64_t>(1e9 / rate * spec.id / static_cast<double>(plan_.pubs.size()));
+            p->phase_ns += static_cast<std::int64_t>(1e9 / rate * spec.id /
+                                                     static_cast<double>(plan_.pubs.size()));
         }
       }
       if (!closing_ && sh_.stop.load()) begin_close();
@@ -945,7 +958,8 @@ int run(const Options& opt) {
     if (opt.scenario == Scenario::conn) {
       // Hold the idle connections, then sample the broker's RSS.
       const std::int64_t until = mono_ns() + to_ns(opt.hold_s);
-      while (mono_ns() < until && !sh.abort.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      while (mono_ns() < until && !sh.abort.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       if (opt.broker_pid) rss_after = read_vmrss_kb(opt.broker_pid);
     } else {
       sh.start_ns = mono_ns() + 20'000'000;  // give every thread time to see the timeline
@@ -955,7 +969,8 @@ int run(const Options& opt) {
       log("publishing");
       sleep_until_ns(sh.measure_ns);
       const auto cpu0 = opt.broker_pid ? read_cpu_s(opt.broker_pid) : std::nullopt;
-      while (mono_ns() < sh.pub_end_ns && !sh.abort.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      while (mono_ns() < sh.pub_end_ns && !sh.abort.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       const auto cpu1 = opt.broker_pid ? read_cpu_s(opt.broker_pid) : std::nullopt;
       if (cpu0 && cpu1) cpu_pct = 100.0 * (*cpu1 - *cpu0) / opt.duration_s;
       if (opt.broker_pid) rss_after = read_vmrss_kb(opt.broker_pid);
@@ -1076,6 +1091,7 @@ int run(const Options& opt) {
       .add("rate", opt.effective_rate())
       .add("inflight", opt.qos > 0 ? std::optional<int>(opt.inflight) : std::nullopt)
       .add("max_pending", opt.max_pending)
+      .add("window_msgs", static_cast<std::uint64_t>(plan.window))
       .add("threads", opt.threads)
       .add("sent", sent)
       .add("acked", opt.qos > 0 ? std::optional<std::uint64_t>(acked) : std::nullopt)
@@ -1097,7 +1113,8 @@ int run(const Options& opt) {
       .add("rss_after_kb", rss_after)
       .add("rss_kb_per_conn", rss_per_conn, 3)
       .add("broker_cpu_pct", cpu_pct, 1);
-  if (missing_ranges_overflowed) j.add("note", "missing-range list overflowed; lost is exact, QoS 1 exclusions approximate");
+  if (missing_ranges_overflowed)
+    j.add("note", "missing-range list overflowed; lost is exact, QoS 1 exclusions approximate");
   std::cout << j.str() << std::endl;
   return 0;
 }
@@ -1112,7 +1129,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!parsed.options) {
-    std::cerr << "colony_loadgen: " << parsed.error << "\n\n" << usage();
+    std::cerr << "colony_loadgen: " << parsed.error << " (see --help)\n";
     return 2;
   }
   try {

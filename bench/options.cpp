@@ -81,16 +81,17 @@ Prints one JSON line with the results on stdout; diagnostics go to stderr.
   --rate R              msgs/s per publisher, 0 = as fast as possible
                         (pairs: 20, other scenarios: 0)
   --inflight N          QoS 1 window of unacknowledged PUBLISHes     (64)
-  --max-pending N       end-to-end window: a publisher waits while N of its
-                        messages are not yet received by all its subscribers
-                        (older than 1 s: given up as lost); 0 = open loop  (1000)
+  --max-pending N       end-to-end window: at most N deliveries published but
+                        not yet received, split over the publishers by fanout
+                        (at least 4 messages each; a message unseen for 5 s
+                        stops counting); 0 = open loop                      (4000)
   --connections N       conn: idle connections                       (10000)
   --hold SEC            conn: keep the connections open this long     (5)
   --broker-pid PID      read the broker's VmRSS / CPU time from /proc
   --label TEXT          copied to "broker_label" in the output
   --threads N           event-loop threads, connections split evenly (1)
   --keepalive SEC       MQTT keep alive (conn: 300, otherwise: 60)
-  --connect-concurrency N  handshakes in progress at once            (200)
+  --connect-concurrency N  handshakes in progress at once             (64)
   --connect-timeout SEC all connections must be up within SEC        (60)
   --sockbuf BYTES       SO_SNDBUF/SO_RCVBUF (0 = kernel autotuning)   (0)
   --topic-prefix P      topic prefix                                 (bench)

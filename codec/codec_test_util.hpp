@@ -26,7 +26,9 @@ inline void PrintTo(protocol_version v, std::ostream* os) {
 }
 
 inline void PrintTo(decode_status s, std::ostream* os) {
-  *os << (s == decode_status::packet ? "packet" : s == decode_status::error ? "error" : "need_more");
+  *os << (s == decode_status::packet  ? "packet"
+          : s == decode_status::error ? "error"
+                                      : "need_more");
 }
 
 inline void PrintTo(const packet& p, std::ostream* os) {
@@ -48,16 +50,24 @@ using bytes = std::vector<std::uint8_t>;
 /// Bytes from hex text; spaces are ignored, so "10 0a 00" == "100a00".
 inline bytes hex(std::string_view text) {
   auto nibble = [](char c) -> std::uint8_t {
-    if (c >= '0' && c <= '9') return static_cast<std::uint8_t>(c - '0');
-    if (c >= 'a' && c <= 'f') return static_cast<std::uint8_t>(c - 'a' + 10);
-    if (c >= 'A' && c <= 'F') return static_cast<std::uint8_t>(c - 'A' + 10);
+    if (c >= '0' && c <= '9') {
+      return static_cast<std::uint8_t>(c - '0');
+    }
+    if (c >= 'a' && c <= 'f') {
+      return static_cast<std::uint8_t>(c - 'a' + 10);
+    }
+    if (c >= 'A' && c <= 'F') {
+      return static_cast<std::uint8_t>(c - 'A' + 10);
+    }
     ADD_FAILURE() << "bad hex digit '" << c << "'";
     return 0;
   };
   bytes out;
   int pending = -1;
   for (const char c : text) {
-    if (c == ' ' || c == '\n') continue;
+    if (c == ' ' || c == '\n') {
+      continue;
+    }
     if (pending < 0) {
       pending = nibble(c);
     } else {
@@ -74,7 +84,9 @@ inline std::string to_hex(const bytes& b) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string s;
   for (const std::uint8_t c : b) {
-    if (!s.empty()) s += ' ';
+    if (!s.empty()) {
+      s += ' ';
+    }
     s += digits[c >> 4];
     s += digits[c & 0xF];
   }
@@ -84,7 +96,9 @@ inline std::string to_hex(const bytes& b) {
 /// Concatenates byte strings.
 inline bytes cat(std::initializer_list<bytes> parts) {
   bytes out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  for (const auto& p : parts) {
+    out.insert(out.end(), p.begin(), p.end());
+  }
   return out;
 }
 

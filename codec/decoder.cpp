@@ -5,6 +5,7 @@
 // length has been checked against the body).
 #include "decoder.hpp"
 
+#include "topic.hpp"
 #include "utf8.hpp"
 
 #include <string_view>
@@ -197,85 +198,105 @@ reason_code read_properties(reader& r, property_context ctx, properties& out) {
     seen |= mask;
     reason_code rc = ok;
     switch (id) {
-      case property_id::payload_format_indicator:
-        rc = read_flag(pr, out.payload_format_indicator);
-        break;
-      case property_id::message_expiry_interval:
-        rc = read_u32(pr, out.message_expiry_interval, false);
-        break;
-      case property_id::content_type: rc = read_utf8(pr, out.content_type); break;
-      case property_id::response_topic: rc = read_utf8(pr, out.response_topic); break;
-      case property_id::correlation_data: rc = read_binary(pr, out.correlation_data); break;
-      case property_id::subscription_identifier: {
-        std::uint32_t v = 0;
-        if (!pr.varint(v)) {
-          return malformed;
-        }
-        if (v == 0) {
-          return protocol_error; // MQTT 5 §3.8.2.1.2: "a value of 0 ... is a Protocol Error"
-        }
-        out.subscription_identifiers.push_back(v);
-        break;
+    case property_id::payload_format_indicator:
+      rc = read_flag(pr, out.payload_format_indicator);
+      break;
+    case property_id::message_expiry_interval:
+      rc = read_u32(pr, out.message_expiry_interval, false);
+      break;
+    case property_id::content_type:
+      rc = read_utf8(pr, out.content_type);
+      break;
+    case property_id::response_topic:
+      rc = read_utf8(pr, out.response_topic);
+      break;
+    case property_id::correlation_data:
+      rc = read_binary(pr, out.correlation_data);
+      break;
+    case property_id::subscription_identifier: {
+      std::uint32_t v = 0;
+      if (!pr.varint(v)) {
+        return malformed;
       }
-      case property_id::session_expiry_interval:
-        rc = read_u32(pr, out.session_expiry_interval, false);
-        break;
-      case property_id::assigned_client_identifier:
-        rc = read_utf8(pr, out.assigned_client_identifier);
-        break;
-      case property_id::server_keep_alive: rc = read_u16(pr, out.server_keep_alive, false); break;
-      case property_id::authentication_method:
-        rc = read_utf8(pr, out.authentication_method);
-        break;
-      case property_id::authentication_data: rc = read_binary(pr, out.authentication_data); break;
-      case property_id::request_problem_information:
-        rc = read_flag(pr, out.request_problem_information);
-        break;
-      case property_id::will_delay_interval:
-        rc = read_u32(pr, out.will_delay_interval, false);
-        break;
-      case property_id::request_response_information:
-        rc = read_flag(pr, out.request_response_information);
-        break;
-      case property_id::response_information:
-        rc = read_utf8(pr, out.response_information);
-        break;
-      case property_id::server_reference: rc = read_utf8(pr, out.server_reference); break;
-      case property_id::reason_string: rc = read_utf8(pr, out.reason_string); break;
-      case property_id::receive_maximum:
-        rc = read_u16(pr, out.receive_maximum, true); // MQTT 5 §3.1.2.11.3: 0 is an error
-        break;
-      case property_id::topic_alias_maximum:
-        rc = read_u16(pr, out.topic_alias_maximum, false);
-        break;
-      case property_id::topic_alias:
-        rc = read_u16(pr, out.topic_alias, true); // MQTT-3.3.2-8: 0 is not a valid alias
-        break;
-      case property_id::maximum_qos: rc = read_flag(pr, out.maximum_qos); break;
-      case property_id::retain_available: rc = read_flag(pr, out.retain_available); break;
-      case property_id::user_property: {
-        user_property up;
-        if (rc = read_utf8(pr, up.first); rc != ok) {
-          return rc;
-        }
-        if (rc = read_utf8(pr, up.second); rc != ok) {
-          return rc;
-        }
-        out.user_properties.push_back(std::move(up));
-        break;
+      if (v == 0) {
+        return protocol_error; // MQTT 5 §3.8.2.1.2: "a value of 0 ... is a Protocol Error"
       }
-      case property_id::maximum_packet_size:
-        rc = read_u32(pr, out.maximum_packet_size, true); // MQTT 5 §3.1.2.11.4: 0 is an error
-        break;
-      case property_id::wildcard_subscription_available:
-        rc = read_flag(pr, out.wildcard_subscription_available);
-        break;
-      case property_id::subscription_identifier_available:
-        rc = read_flag(pr, out.subscription_identifier_available);
-        break;
-      case property_id::shared_subscription_available:
-        rc = read_flag(pr, out.shared_subscription_available);
-        break;
+      out.subscription_identifiers.push_back(v);
+      break;
+    }
+    case property_id::session_expiry_interval:
+      rc = read_u32(pr, out.session_expiry_interval, false);
+      break;
+    case property_id::assigned_client_identifier:
+      rc = read_utf8(pr, out.assigned_client_identifier);
+      break;
+    case property_id::server_keep_alive:
+      rc = read_u16(pr, out.server_keep_alive, false);
+      break;
+    case property_id::authentication_method:
+      rc = read_utf8(pr, out.authentication_method);
+      break;
+    case property_id::authentication_data:
+      rc = read_binary(pr, out.authentication_data);
+      break;
+    case property_id::request_problem_information:
+      rc = read_flag(pr, out.request_problem_information);
+      break;
+    case property_id::will_delay_interval:
+      rc = read_u32(pr, out.will_delay_interval, false);
+      break;
+    case property_id::request_response_information:
+      rc = read_flag(pr, out.request_response_information);
+      break;
+    case property_id::response_information:
+      rc = read_utf8(pr, out.response_information);
+      break;
+    case property_id::server_reference:
+      rc = read_utf8(pr, out.server_reference);
+      break;
+    case property_id::reason_string:
+      rc = read_utf8(pr, out.reason_string);
+      break;
+    case property_id::receive_maximum:
+      rc = read_u16(pr, out.receive_maximum, true); // MQTT 5 §3.1.2.11.3: 0 is an error
+      break;
+    case property_id::topic_alias_maximum:
+      rc = read_u16(pr, out.topic_alias_maximum, false);
+      break;
+    case property_id::topic_alias:
+      // MQTT-3.3.2-8: 0 is not a valid alias, but it is the session that knows the limits and
+      // answers with DISCONNECT 0x94 Topic Alias invalid, so 0 passes here.
+      rc = read_u16(pr, out.topic_alias, false);
+      break;
+    case property_id::maximum_qos:
+      rc = read_flag(pr, out.maximum_qos);
+      break;
+    case property_id::retain_available:
+      rc = read_flag(pr, out.retain_available);
+      break;
+    case property_id::user_property: {
+      user_property up;
+      if (rc = read_utf8(pr, up.first); rc != ok) {
+        return rc;
+      }
+      if (rc = read_utf8(pr, up.second); rc != ok) {
+        return rc;
+      }
+      out.user_properties.push_back(std::move(up));
+      break;
+    }
+    case property_id::maximum_packet_size:
+      rc = read_u32(pr, out.maximum_packet_size, true); // MQTT 5 §3.1.2.11.4: 0 is an error
+      break;
+    case property_id::wildcard_subscription_available:
+      rc = read_flag(pr, out.wildcard_subscription_available);
+      break;
+    case property_id::subscription_identifier_available:
+      rc = read_flag(pr, out.subscription_identifier_available);
+      break;
+    case property_id::shared_subscription_available:
+      rc = read_flag(pr, out.shared_subscription_available);
+      break;
     }
     if (rc != ok) {
       return rc;
@@ -293,6 +314,32 @@ reason_code read_packet_id(reader& r, std::uint16_t& id) noexcept {
 }
 
 bool is_v5(protocol_version v) noexcept { return v == protocol_version::v5; }
+
+// Reason codes each packet may carry (MQTT 5 §3.2.2.2, §3.4.2.1–§3.7.2.1, §3.9.3, §3.11.3,
+// §3.14.2.1, §3.15.2.1).
+constexpr std::uint8_t connack_codes[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+                                          0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
+                                          0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
+constexpr std::uint8_t puback_codes[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
+constexpr std::uint8_t pubrel_codes[] = {0x00, 0x92}; // also PUBCOMP
+constexpr std::uint8_t suback_v3_codes[] = {0x00, 0x01, 0x02, 0x80};
+constexpr std::uint8_t suback_codes[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
+                                         0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
+constexpr std::uint8_t unsuback_codes[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
+constexpr std::uint8_t disconnect_codes[] = {
+    0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
+    0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
+constexpr std::uint8_t auth_codes[] = {0x00, 0x18, 0x19};
+
+template <std::size_t N>
+constexpr bool one_of(std::uint8_t c, const std::uint8_t (&codes)[N]) noexcept {
+  for (const std::uint8_t x : codes) {
+    if (x == c) {
+      return true;
+    }
+  }
+  return false;
+}
 
 // -- CONNECT (3.1.1 §3.1, MQTT 5 §3.1) -----------------------------------------------------------
 
@@ -364,7 +411,7 @@ reason_code decode_connect(reader& r, connect& c) {
     }
     // The Will Message is published to the Will Topic, so it must be a valid Topic Name
     // (MQTT-3.3.2-2, MQTT-4.7.3-1); the broker answers with CONNACK 0x90 (v5).
-    if (w.topic.empty() || w.topic.find_first_of("+#") != std::string::npos) {
+    if (w.topic.empty() || has_wildcard(w.topic)) {
       return reason_code::topic_name_invalid;
     }
     std::string_view payload;
@@ -383,17 +430,6 @@ reason_code decode_connect(reader& r, connect& c) {
 }
 
 // -- CONNACK (3.1.1 §3.2, MQTT 5 §3.2) -----------------------------------------------------------
-
-bool is_v5_connack_code(std::uint8_t c) noexcept {
-  switch (c) {
-    case 0x00: case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86:
-    case 0x87: case 0x88: case 0x89: case 0x8A: case 0x8C: case 0x90: case 0x95: case 0x97:
-    case 0x99: case 0x9A: case 0x9B: case 0x9C: case 0x9D: case 0x9F:
-      return true;
-    default:
-      return false;
-  }
-}
 
 reason_code decode_connack(reader& r, protocol_version v, connack& c) {
   std::uint8_t ack_flags = 0;
@@ -421,7 +457,7 @@ reason_code decode_connack(reader& r, protocol_version v, connack& c) {
     c.code = v3_codes[code];
     return r.empty() ? ok : malformed;
   }
-  if (!is_v5_connack_code(code)) {
+  if (!one_of(code, connack_codes)) {
     return protocol_error;
   }
   c.code = static_cast<reason_code>(code);
@@ -442,7 +478,7 @@ reason_code decode_publish(const fixed_header& h, reader& r, protocol_version v,
     return rc;
   }
   // MQTT-3.3.2-2: the Topic Name must not contain wildcard characters.
-  if (topic.find_first_of("+#") != std::string_view::npos) {
+  if (has_wildcard(topic)) {
     return reason_code::topic_name_invalid;
   }
   if (p.qos > 0) {
@@ -470,15 +506,9 @@ reason_code decode_publish(const fixed_header& h, reader& r, protocol_version v,
 
 bool is_pub_ack_code(packet_type t, std::uint8_t c) noexcept {
   if (t == packet_type::pubrel || t == packet_type::pubcomp) {
-    return c == 0x00 || c == 0x92;
+    return one_of(c, pubrel_codes);
   }
-  switch (c) {
-    case 0x00: case 0x10: case 0x80: case 0x83: case 0x87: case 0x90: case 0x91: case 0x97:
-    case 0x99:
-      return true;
-    default:
-      return false;
-  }
+  return one_of(c, puback_codes);
 }
 
 template <class Ack>
@@ -560,24 +590,10 @@ reason_code decode_subscribe(reader& r, protocol_version v, subscribe& s) {
 }
 
 bool is_suback_code(protocol_version v, std::uint8_t c) noexcept {
-  switch (c) {
-    case 0x00: case 0x01: case 0x02: case 0x80:
-      return true;
-    case 0x83: case 0x87: case 0x8F: case 0x91: case 0x97: case 0x9E: case 0xA1: case 0xA2:
-      return is_v5(v);
-    default:
-      return false;
-  }
+  return is_v5(v) ? one_of(c, suback_codes) : one_of(c, suback_v3_codes); // 3.1.1 §3.9.3
 }
 
-bool is_unsuback_code(std::uint8_t c) noexcept {
-  switch (c) {
-    case 0x00: case 0x11: case 0x80: case 0x83: case 0x87: case 0x8F: case 0x91:
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_unsuback_code(std::uint8_t c) noexcept { return one_of(c, unsuback_codes); }
 
 reason_code decode_suback(reader& r, protocol_version v, suback& s) {
   if (auto rc = read_packet_id(r, s.packet_id); rc != ok) {
@@ -654,19 +670,9 @@ reason_code decode_unsuback(reader& r, protocol_version v, unsuback& u) {
 
 // -- DISCONNECT and AUTH (MQTT 5 §3.14, §3.15) --------------------------------------------------
 
-bool is_disconnect_code(std::uint8_t c) noexcept {
-  switch (c) {
-    case 0x00: case 0x04: case 0x80: case 0x81: case 0x82: case 0x83: case 0x87: case 0x89:
-    case 0x8B: case 0x8D: case 0x8E: case 0x8F: case 0x90: case 0x93: case 0x94: case 0x95:
-    case 0x96: case 0x97: case 0x98: case 0x99: case 0x9A: case 0x9B: case 0x9C: case 0x9D:
-    case 0x9E: case 0x9F: case 0xA0: case 0xA1: case 0xA2:
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_disconnect_code(std::uint8_t c) noexcept { return one_of(c, disconnect_codes); }
 
-bool is_auth_code(std::uint8_t c) noexcept { return c == 0x00 || c == 0x18 || c == 0x19; }
+bool is_auth_code(std::uint8_t c) noexcept { return one_of(c, auth_codes); }
 
 /// DISCONNECT and AUTH: Remaining Length 0 means Success without properties; 1 means a reason
 /// code without properties (MQTT 5 §3.14.2.1, §3.15.2.1).
@@ -695,28 +701,28 @@ reason_code decode_code_and_props(reader& r, property_context ctx, bool (*valid)
 /// exists in `v`. Called before the body is buffered so a broken stream fails early.
 reason_code check_fixed_header(const fixed_header& h, protocol_version v) noexcept {
   switch (h.type) {
-    case packet_type::publish: {
-      const std::uint8_t qos = (h.flags >> 1) & 0x03;
-      if (qos == 3) {
-        return malformed; // MQTT-3.3.1-4
-      }
-      if (qos == 0 && (h.flags & 0x08) != 0) {
-        return malformed; // MQTT-3.3.1-2
-      }
-      return ok;
+  case packet_type::publish: {
+    const std::uint8_t qos = (h.flags >> 1) & 0x03;
+    if (qos == 3) {
+      return malformed; // MQTT-3.3.1-4
     }
-    case packet_type::pubrel:
-    case packet_type::subscribe:
-    case packet_type::unsubscribe:
-      // MQTT-3.6.1-1, MQTT-3.8.1-1, MQTT-3.10.1-1
-      return h.flags == 0x02 ? ok : malformed;
-    case packet_type::auth:
-      if (!is_v5(v)) {
-        return protocol_error; // type 15 is reserved in 3.1.1 (§2.2.1)
-      }
-      return h.flags == 0 ? ok : malformed;
-    default:
-      return h.flags == 0 ? ok : malformed; // MQTT-2.2.2-2
+    if (qos == 0 && (h.flags & 0x08) != 0) {
+      return malformed; // MQTT-3.3.1-2
+    }
+    return ok;
+  }
+  case packet_type::pubrel:
+  case packet_type::subscribe:
+  case packet_type::unsubscribe:
+    // MQTT-3.6.1-1, MQTT-3.8.1-1, MQTT-3.10.1-1
+    return h.flags == 0x02 ? ok : malformed;
+  case packet_type::auth:
+    if (!is_v5(v)) {
+      return protocol_error; // type 15 is reserved in 3.1.1 (§2.2.1)
+    }
+    return h.flags == 0 ? ok : malformed;
+  default:
+    return h.flags == 0 ? ok : malformed; // MQTT-2.2.2-2
   }
 }
 
@@ -730,37 +736,43 @@ reason_code decode_into(const fixed_header& h, std::span<const std::uint8_t> bod
   }
   reader r(body);
   switch (h.type) {
-    case packet_type::connect: return decode_connect(r, out.emplace<connect>());
-    case packet_type::connack: return decode_connack(r, v, out.emplace<connack>());
-    case packet_type::publish: return decode_publish(h, r, v, out.emplace<publish>());
-    case packet_type::puback:
-      return decode_pub_ack(h.type, property_context::puback, r, v, out.emplace<puback>());
-    case packet_type::pubrec:
-      return decode_pub_ack(h.type, property_context::pubrec, r, v, out.emplace<pubrec>());
-    case packet_type::pubrel:
-      return decode_pub_ack(h.type, property_context::pubrel, r, v, out.emplace<pubrel>());
-    case packet_type::pubcomp:
-      return decode_pub_ack(h.type, property_context::pubcomp, r, v, out.emplace<pubcomp>());
-    case packet_type::subscribe: return decode_subscribe(r, v, out.emplace<subscribe>());
-    case packet_type::suback: return decode_suback(r, v, out.emplace<suback>());
-    case packet_type::unsubscribe: return decode_unsubscribe(r, v, out.emplace<unsubscribe>());
-    case packet_type::unsuback: return decode_unsuback(r, v, out.emplace<unsuback>());
-    case packet_type::pingreq:
-      out.emplace<pingreq>();
-      return r.empty() ? ok : malformed; // 3.1.1 §3.12, MQTT 5 §3.12: no variable header
-    case packet_type::pingresp:
-      out.emplace<pingresp>();
-      return r.empty() ? ok : malformed;
-    case packet_type::disconnect: {
-      auto& d = out.emplace<disconnect>();
-      if (!is_v5(v)) {
-        return r.empty() ? ok : malformed; // 3.1.1 §3.14: no variable header
-      }
-      return decode_code_and_props(r, property_context::disconnect, &is_disconnect_code, d);
+  case packet_type::connect:
+    return decode_connect(r, out.emplace<connect>());
+  case packet_type::connack:
+    return decode_connack(r, v, out.emplace<connack>());
+  case packet_type::publish:
+    return decode_publish(h, r, v, out.emplace<publish>());
+  case packet_type::puback:
+    return decode_pub_ack(h.type, property_context::puback, r, v, out.emplace<puback>());
+  case packet_type::pubrec:
+    return decode_pub_ack(h.type, property_context::pubrec, r, v, out.emplace<pubrec>());
+  case packet_type::pubrel:
+    return decode_pub_ack(h.type, property_context::pubrel, r, v, out.emplace<pubrel>());
+  case packet_type::pubcomp:
+    return decode_pub_ack(h.type, property_context::pubcomp, r, v, out.emplace<pubcomp>());
+  case packet_type::subscribe:
+    return decode_subscribe(r, v, out.emplace<subscribe>());
+  case packet_type::suback:
+    return decode_suback(r, v, out.emplace<suback>());
+  case packet_type::unsubscribe:
+    return decode_unsubscribe(r, v, out.emplace<unsubscribe>());
+  case packet_type::unsuback:
+    return decode_unsuback(r, v, out.emplace<unsuback>());
+  case packet_type::pingreq:
+    out.emplace<pingreq>();
+    return r.empty() ? ok : malformed; // 3.1.1 §3.12, MQTT 5 §3.12: no variable header
+  case packet_type::pingresp:
+    out.emplace<pingresp>();
+    return r.empty() ? ok : malformed;
+  case packet_type::disconnect: {
+    auto& d = out.emplace<disconnect>();
+    if (!is_v5(v)) {
+      return r.empty() ? ok : malformed; // 3.1.1 §3.14: no variable header
     }
-    case packet_type::auth:
-      return decode_code_and_props(r, property_context::auth, &is_auth_code,
-                                   out.emplace<auth>());
+    return decode_code_and_props(r, property_context::disconnect, &is_disconnect_code, d);
+  }
+  case packet_type::auth:
+    return decode_code_and_props(r, property_context::auth, &is_auth_code, out.emplace<auth>());
   }
   return malformed; // packet type 0 (reserved) or a fixed_header not from decode_fixed_header
 }
@@ -769,17 +781,23 @@ reason_code decode_into(const fixed_header& h, std::span<const std::uint8_t> bod
 
 bool is_valid_reason_code(packet_type t, std::uint8_t code, protocol_version v) noexcept {
   switch (t) {
-    case packet_type::connack:
-      return is_v5(v) ? is_v5_connack_code(code) : code <= 5;
-    case packet_type::puback:
-    case packet_type::pubrec:
-    case packet_type::pubrel:
-    case packet_type::pubcomp: return is_pub_ack_code(t, code);
-    case packet_type::suback: return is_suback_code(v, code);
-    case packet_type::unsuback: return is_unsuback_code(code);
-    case packet_type::disconnect: return is_disconnect_code(code);
-    case packet_type::auth: return is_auth_code(code);
-    default: return false;
+  case packet_type::connack:
+    return is_v5(v) ? one_of(code, connack_codes) : code <= 5;
+  case packet_type::puback:
+  case packet_type::pubrec:
+  case packet_type::pubrel:
+  case packet_type::pubcomp:
+    return is_pub_ack_code(t, code);
+  case packet_type::suback:
+    return is_suback_code(v, code);
+  case packet_type::unsuback:
+    return is_unsuback_code(code);
+  case packet_type::disconnect:
+    return is_disconnect_code(code);
+  case packet_type::auth:
+    return is_auth_code(code);
+  default:
+    return false;
   }
 }
 

@@ -18,58 +18,55 @@ struct varint_value {
   std::uint32_t value;
 };
 
+/// Calls f(id, value) if `v` is present; strings are passed as string_view.
+template <class F, class T>
+void visit_present(F& f, property_id id, const std::optional<T>& v) {
+  if (!v) {
+    return;
+  }
+  if constexpr (std::is_same_v<T, std::string>) {
+    f(id, std::string_view(*v));
+  } else {
+    f(id, *v);
+  }
+}
+
 /// Calls f(id, value) for every present property, in identifier order. User properties keep their
 /// relative order (MQTT-3.3.2-18) and subscription identifiers come one per value.
 template <class F>
-void for_each_property(const properties& p, F&& f) {
+void for_each_property(const properties& p, F& f) {
   using id = property_id;
-  if (p.payload_format_indicator) f(id::payload_format_indicator, *p.payload_format_indicator);
-  if (p.message_expiry_interval) f(id::message_expiry_interval, *p.message_expiry_interval);
-  if (p.content_type) f(id::content_type, std::string_view(*p.content_type));
-  if (p.response_topic) f(id::response_topic, std::string_view(*p.response_topic));
-  if (p.correlation_data) f(id::correlation_data, std::string_view(*p.correlation_data));
+  visit_present(f, id::payload_format_indicator, p.payload_format_indicator);
+  visit_present(f, id::message_expiry_interval, p.message_expiry_interval);
+  visit_present(f, id::content_type, p.content_type);
+  visit_present(f, id::response_topic, p.response_topic);
+  visit_present(f, id::correlation_data, p.correlation_data);
   for (const std::uint32_t s : p.subscription_identifiers) {
     f(id::subscription_identifier, varint_value{s});
   }
-  if (p.session_expiry_interval) f(id::session_expiry_interval, *p.session_expiry_interval);
-  if (p.assigned_client_identifier) {
-    f(id::assigned_client_identifier, std::string_view(*p.assigned_client_identifier));
-  }
-  if (p.server_keep_alive) f(id::server_keep_alive, *p.server_keep_alive);
-  if (p.authentication_method) {
-    f(id::authentication_method, std::string_view(*p.authentication_method));
-  }
-  if (p.authentication_data) f(id::authentication_data, std::string_view(*p.authentication_data));
-  if (p.request_problem_information) {
-    f(id::request_problem_information, *p.request_problem_information);
-  }
-  if (p.will_delay_interval) f(id::will_delay_interval, *p.will_delay_interval);
-  if (p.request_response_information) {
-    f(id::request_response_information, *p.request_response_information);
-  }
-  if (p.response_information) {
-    f(id::response_information, std::string_view(*p.response_information));
-  }
-  if (p.server_reference) f(id::server_reference, std::string_view(*p.server_reference));
-  if (p.reason_string) f(id::reason_string, std::string_view(*p.reason_string));
-  if (p.receive_maximum) f(id::receive_maximum, *p.receive_maximum);
-  if (p.topic_alias_maximum) f(id::topic_alias_maximum, *p.topic_alias_maximum);
-  if (p.topic_alias) f(id::topic_alias, *p.topic_alias);
-  if (p.maximum_qos) f(id::maximum_qos, *p.maximum_qos);
-  if (p.retain_available) f(id::retain_available, *p.retain_available);
+  visit_present(f, id::session_expiry_interval, p.session_expiry_interval);
+  visit_present(f, id::assigned_client_identifier, p.assigned_client_identifier);
+  visit_present(f, id::server_keep_alive, p.server_keep_alive);
+  visit_present(f, id::authentication_method, p.authentication_method);
+  visit_present(f, id::authentication_data, p.authentication_data);
+  visit_present(f, id::request_problem_information, p.request_problem_information);
+  visit_present(f, id::will_delay_interval, p.will_delay_interval);
+  visit_present(f, id::request_response_information, p.request_response_information);
+  visit_present(f, id::response_information, p.response_information);
+  visit_present(f, id::server_reference, p.server_reference);
+  visit_present(f, id::reason_string, p.reason_string);
+  visit_present(f, id::receive_maximum, p.receive_maximum);
+  visit_present(f, id::topic_alias_maximum, p.topic_alias_maximum);
+  visit_present(f, id::topic_alias, p.topic_alias);
+  visit_present(f, id::maximum_qos, p.maximum_qos);
+  visit_present(f, id::retain_available, p.retain_available);
   for (const user_property& up : p.user_properties) {
     f(id::user_property, up);
   }
-  if (p.maximum_packet_size) f(id::maximum_packet_size, *p.maximum_packet_size);
-  if (p.wildcard_subscription_available) {
-    f(id::wildcard_subscription_available, *p.wildcard_subscription_available);
-  }
-  if (p.subscription_identifier_available) {
-    f(id::subscription_identifier_available, *p.subscription_identifier_available);
-  }
-  if (p.shared_subscription_available) {
-    f(id::shared_subscription_available, *p.shared_subscription_available);
-  }
+  visit_present(f, id::maximum_packet_size, p.maximum_packet_size);
+  visit_present(f, id::wildcard_subscription_available, p.wildcard_subscription_available);
+  visit_present(f, id::subscription_identifier_available, p.subscription_identifier_available);
+  visit_present(f, id::shared_subscription_available, p.shared_subscription_available);
 }
 
 /// Size of a UTF-8 string or binary data field: Two Byte Integer length + bytes.
@@ -183,8 +180,12 @@ layout layout_of(const connect& c, protocol_version v) noexcept {
       l.remaining += block_size(l.will_props_len);
     }
   }
-  if (c.username) l.remaining += field_size(*c.username);
-  if (c.password) l.remaining += field_size(*c.password);
+  if (c.username) {
+    l.remaining += field_size(*c.username);
+  }
+  if (c.password) {
+    l.remaining += field_size(*c.password);
+  }
   return l;
 }
 
@@ -315,25 +316,41 @@ void write_body(writer& w, const connect& c, protocol_version v, const layout& l
   w.field(protocol_name(v));
   w.u8(static_cast<std::uint8_t>(v));
   std::uint8_t flags = 0;
-  if (c.username) flags |= 0x80;
-  if (c.password) flags |= 0x40;
+  if (c.username) {
+    flags |= 0x80;
+  }
+  if (c.password) {
+    flags |= 0x40;
+  }
   if (c.will_message) {
     flags |= 0x04;
     flags |= static_cast<std::uint8_t>((c.will_message->qos & 0x03) << 3);
-    if (c.will_message->retain) flags |= 0x20;
+    if (c.will_message->retain) {
+      flags |= 0x20;
+    }
   }
-  if (c.clean_start) flags |= 0x02;
+  if (c.clean_start) {
+    flags |= 0x02;
+  }
   w.u8(flags);
   w.u16(c.keep_alive);
-  if (is_v5(v)) w.properties_block(c.props, l.props_len);
+  if (is_v5(v)) {
+    w.properties_block(c.props, l.props_len);
+  }
   w.field(c.client_id);
   if (c.will_message) {
-    if (is_v5(v)) w.properties_block(c.will_message->props, l.will_props_len);
+    if (is_v5(v)) {
+      w.properties_block(c.will_message->props, l.will_props_len);
+    }
     w.field(c.will_message->topic);
     w.field(c.will_message->payload);
   }
-  if (c.username) w.field(*c.username);
-  if (c.password) w.field(*c.password);
+  if (c.username) {
+    w.field(*c.username);
+  }
+  if (c.password) {
+    w.field(*c.password);
+  }
 }
 
 void write_body(writer& w, const connack& c, protocol_version v, const layout& l) {
@@ -372,14 +389,20 @@ void write_body(writer& w, const pubcomp& a, protocol_version v, const layout& l
 
 void write_body(writer& w, const subscribe& s, protocol_version v, const layout& l) {
   w.u16(s.packet_id);
-  if (is_v5(v)) w.properties_block(s.props, l.props_len);
+  if (is_v5(v)) {
+    w.properties_block(s.props, l.props_len);
+  }
   for (const auto& sub : s.subscriptions) {
     w.field(sub.topic_filter);
     const auto& o = sub.options;
     std::uint8_t opts = o.max_qos & 0x03;
     if (is_v5(v)) { // 3.1.1 §3.8.3.1: only the QoS bits exist
-      if (o.no_local) opts |= 0x04;
-      if (o.retain_as_published) opts |= 0x08;
+      if (o.no_local) {
+        opts |= 0x04;
+      }
+      if (o.retain_as_published) {
+        opts |= 0x08;
+      }
       opts |= static_cast<std::uint8_t>((o.retain_handling & 0x03) << 4);
     }
     w.u8(opts);
@@ -404,7 +427,9 @@ void write_body(writer& w, const suback& s, protocol_version v, const layout& l)
 
 void write_body(writer& w, const unsubscribe& u, protocol_version v, const layout& l) {
   w.u16(u.packet_id);
-  if (is_v5(v)) w.properties_block(u.props, l.props_len);
+  if (is_v5(v)) {
+    w.properties_block(u.props, l.props_len);
+  }
   for (const auto& f : u.topic_filters) {
     w.field(f);
   }
@@ -444,10 +469,12 @@ void write_body(writer& w, const auth& a, protocol_version v, const layout& l) {
 
 std::uint8_t flags_of(const packet& p) noexcept {
   switch (type_of(p)) {
-    case packet_type::pubrel:
-    case packet_type::subscribe:
-    case packet_type::unsubscribe: return 0x02; // MQTT-3.6.1-1, MQTT-3.8.1-1, MQTT-3.10.1-1
-    default: return 0;
+  case packet_type::pubrel:
+  case packet_type::subscribe:
+  case packet_type::unsubscribe:
+    return 0x02; // MQTT-3.6.1-1, MQTT-3.8.1-1, MQTT-3.10.1-1
+  default:
+    return 0;
   }
 }
 
@@ -466,9 +493,15 @@ void encode_varint(std::uint32_t value, std::vector<std::uint8_t>& out) {
 }
 
 std::size_t varint_size(std::uint32_t value) noexcept {
-  if (value < 128u) return 1;
-  if (value < 16'384u) return 2;
-  if (value < 2'097'152u) return 3;
+  if (value < 128u) {
+    return 1;
+  }
+  if (value < 16'384u) {
+    return 2;
+  }
+  if (value < 2'097'152u) {
+    return 3;
+  }
   return 4;
 }
 
@@ -486,16 +519,20 @@ std::size_t publish_size(protocol_version version, std::uint8_t qos, std::string
 }
 
 void encode_publish(std::vector<std::uint8_t>& out, protocol_version version, bool dup,
-                    std::uint8_t qos, bool retain, std::string_view topic,
-                    std::uint16_t packet_id, const properties* props, std::string_view payload) {
+                    std::uint8_t qos, bool retain, std::string_view topic, std::uint16_t packet_id,
+                    const properties* props, std::string_view payload) {
   const bool v5 = is_v5(version);
   const std::size_t props_len = v5 && props ? properties_size(*props) : 0;
   const std::size_t rl = publish_remaining(version, qos, topic, props_len, payload);
   make_room(out, 1 + varint_size(static_cast<std::uint32_t>(rl)) + rl);
   writer w(out);
   std::uint8_t flags = static_cast<std::uint8_t>((qos & 0x03) << 1);
-  if (dup) flags |= 0x08;
-  if (retain) flags |= 0x01;
+  if (dup) {
+    flags |= 0x08;
+  }
+  if (retain) {
+    flags |= 0x01;
+  }
   w.u8(first_byte(packet_type::publish, flags));
   w.varint(static_cast<std::uint32_t>(rl));
   w.field(topic);

@@ -35,11 +35,11 @@ TEST(golden, connect_v311_spec_example_3_1_2_10) {
   expect_golden("10 20"
                 "00 04 4d 51 54 54" // "MQTT"
                 "04 ce 00 0a"
-                "00 03 63 69 64"     // client id "cid"
-                "00 01 74"           // will topic "t"
-                "00 02 68 69"        // will message "hi"
-                "00 04 75 73 65 72"  // user name "user"
-                "00 02 70 77",       // password "pw"
+                "00 03 63 69 64"    // client id "cid"
+                "00 01 74"          // will topic "t"
+                "00 02 68 69"       // will message "hi"
+                "00 04 75 73 65 72" // user name "user"
+                "00 02 70 77",      // password "pw"
                 c, v311);
 }
 
@@ -68,13 +68,13 @@ TEST(golden, connect_v5_with_properties_and_will_properties) {
   w.props.will_delay_interval = 5;
   c.will_message = w;
   expect_golden("10 29 00 04 4d 51 54 54 05 06 00 3c"
-                "0f"                         // property length 15
-                "11 00 00 00 3c"             // session expiry interval 60
-                "21 00 0a"                   // receive maximum 10
-                "26 00 01 6b 00 01 76"       // user property ("k", "v")
-                "00 01 63"                   // client id "c"
-                "05 18 00 00 00 05"          // will properties: will delay interval 5
-                "00 01 77 00 01 78",         // will topic "w", will payload "x"
+                "0f"                   // property length 15
+                "11 00 00 00 3c"       // session expiry interval 60
+                "21 00 0a"             // receive maximum 10
+                "26 00 01 6b 00 01 76" // user property ("k", "v")
+                "00 01 63"             // client id "c"
+                "05 18 00 00 00 05"    // will properties: will delay interval 5
+                "00 01 77 00 01 78",   // will topic "w", will payload "x"
                 c, v5);
 }
 
@@ -161,8 +161,8 @@ TEST(golden, publish_v5_topic_alias_with_empty_topic) {
 TEST(golden, puback) {
   expect_golden("40 02 00 01", puback{.packet_id = 1}, v311);
   expect_golden("40 02 00 01", puback{.packet_id = 1}, v5); // Success, no properties: omitted
-  expect_golden("40 03 00 01 10", puback{.packet_id = 1, .code = reason_code::no_matching_subscribers},
-                v5);
+  expect_golden("40 03 00 01 10",
+                puback{.packet_id = 1, .code = reason_code::no_matching_subscribers}, v5);
 }
 
 TEST(golden, pubrec) {
@@ -206,13 +206,15 @@ TEST(golden, subscribe_v5_options_byte) {
 
 TEST(golden, suback) {
   // 3.1.1 §3.9.3 Figure 3.26: Success QoS 0, Success QoS 2, Failure.
-  suback s{.packet_id = 10, .props = {},
-           .codes = {reason_code::success, reason_code::granted_qos_2,
-                     reason_code::unspecified_error}};
+  suback s{
+      .packet_id = 10,
+      .props = {},
+      .codes = {reason_code::success, reason_code::granted_qos_2, reason_code::unspecified_error}};
   expect_golden("90 05 00 0a 00 02 80", s, v311);
-  suback s5{.packet_id = 10, .props = {},
-            .codes = {reason_code::success, reason_code::granted_qos_1,
-                      reason_code::not_authorized}};
+  suback s5{
+      .packet_id = 10,
+      .props = {},
+      .codes = {reason_code::success, reason_code::granted_qos_1, reason_code::not_authorized}};
   expect_golden("90 06 00 0a 00 00 01 87", s5, v5);
 }
 
@@ -226,7 +228,8 @@ TEST(golden, unsubscribe) {
 
 TEST(golden, unsuback) {
   expect_golden("b0 02 00 0b", unsuback{.packet_id = 11}, v311);
-  unsuback u5{.packet_id = 11, .props = {},
+  unsuback u5{.packet_id = 11,
+              .props = {},
               .codes = {reason_code::success, reason_code::no_subscription_existed}};
   expect_golden("b0 05 00 0b 00 00 11", u5, v5);
 }

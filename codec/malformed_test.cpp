@@ -112,8 +112,8 @@ TEST(malformed, string_longer_than_the_body) {
 }
 
 TEST(malformed, ill_formed_utf8_in_a_string_mqtt_1_5_4_1) {
-  EXPECT_EQ(decode_error(frame(0x30, "00 03 ed a0 80"), v311), malformed); // surrogate
-  EXPECT_EQ(decode_error(frame(0x30, "00 02 c0 80"), v311), malformed);    // overlong
+  EXPECT_EQ(decode_error(frame(0x30, "00 03 ed a0 80"), v311), malformed);     // surrogate
+  EXPECT_EQ(decode_error(frame(0x30, "00 02 c0 80"), v311), malformed);        // overlong
   EXPECT_EQ(decode_error(frame(0x30, "00 04 f4 90 80 80 00"), v5), malformed); // > U+10FFFF
 }
 
@@ -159,9 +159,8 @@ TEST(malformed, connect_will_retain_without_will_flag_mqtt_3_1_2_13) {
 }
 
 TEST(malformed, connect_will_qos_3_mqtt_3_1_2_12) {
-  EXPECT_EQ(
-      decode_error(hex("10 12 00 04 4d 51 54 54 04 1e 00 3c 00 00 00 01 74 00 01 78"), v311),
-      malformed);
+  EXPECT_EQ(decode_error(hex("10 12 00 04 4d 51 54 54 04 1e 00 3c 00 00 00 01 74 00 01 78"), v311),
+            malformed);
 }
 
 TEST(malformed, connect_v311_password_without_user_name_mqtt_3_1_2_22) {
@@ -176,9 +175,9 @@ TEST(malformed, connect_v311_password_without_user_name_mqtt_3_1_2_22) {
 }
 
 TEST(malformed, connect_truncated) {
-  EXPECT_EQ(decode_error(hex("10 08 00 04 4d 51 54 54 04 02"), v311), malformed);   // no keep alive
+  EXPECT_EQ(decode_error(hex("10 08 00 04 4d 51 54 54 04 02"), v311), malformed); // no keep alive
   EXPECT_EQ(decode_error(hex("10 0a 00 04 4d 51 54 54 04 02 00 3c"), v311), malformed); // no id
-  EXPECT_EQ(decode_error(hex("10 03 00 04 4d"), v311), malformed);                 // cut name
+  EXPECT_EQ(decode_error(hex("10 03 00 04 4d"), v311), malformed);                      // cut name
   // Will flag set but no will topic / payload.
   EXPECT_EQ(decode_error(hex("10 0c 00 04 4d 51 54 54 04 06 00 3c 00 00"), v311), malformed);
   // User name flag set but no user name.
@@ -191,13 +190,11 @@ TEST(malformed, connect_strings_must_be_utf8_mqtt_3_1_3_4_and_11) {
   // client id "C0 80"
   EXPECT_EQ(decode_error(hex("10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 c0 80"), v311), malformed);
   // user name "ED A0 80"
-  EXPECT_EQ(
-      decode_error(hex("10 11 00 04 4d 51 54 54 04 82 00 3c 00 00 00 03 ed a0 80"), v311),
-      malformed);
+  EXPECT_EQ(decode_error(hex("10 11 00 04 4d 51 54 54 04 82 00 3c 00 00 00 03 ed a0 80"), v311),
+            malformed);
   // will topic with U+0000
-  EXPECT_EQ(
-      decode_error(hex("10 12 00 04 4d 51 54 54 04 06 00 3c 00 00 00 01 00 00 01 78"), v311),
-      malformed);
+  EXPECT_EQ(decode_error(hex("10 12 00 04 4d 51 54 54 04 06 00 3c 00 00 00 01 00 00 01 78"), v311),
+            malformed);
 }
 
 TEST(malformed, connect_will_topic_must_be_a_topic_name) {
@@ -255,7 +252,8 @@ TEST(malformed, property_repeated) {
 }
 
 TEST(malformed, property_repeatable_ones_are_fine) {
-  const packet p = decode_ok(publish_v5_with("0b 01 0b 02 26 00 01 6b 00 00 26 00 01 6b 00 00"), v5);
+  const packet p =
+      decode_ok(publish_v5_with("0b 01 0b 02 26 00 01 6b 00 00 26 00 01 6b 00 00"), v5);
   const auto& pub = std::get<publish>(p);
   EXPECT_EQ(pub.props.subscription_identifiers, (std::vector<std::uint32_t>{1, 2}));
   EXPECT_EQ(pub.props.user_properties.size(), 2u);
@@ -276,8 +274,9 @@ TEST(malformed, property_zero_values) {
   EXPECT_EQ(decode_error(connect_v5_with("21 00 00"), v5), protocol_error);       // receive max
   EXPECT_EQ(decode_error(connect_v5_with("27 00 00 00 00"), v5), protocol_error); // max packet
   EXPECT_EQ(decode_error(connack_v5_with("21 00 00"), v5), protocol_error);
-  EXPECT_EQ(decode_error(publish_v5_with("23 00 00"), v5), protocol_error);       // topic alias
-  EXPECT_EQ(decode_error(publish_v5_with("0b 00"), v5), protocol_error);          // sub. id
+  // Topic Alias 0 decodes; the session rejects it with 0x94 (it knows the alias maximum).
+  EXPECT_EQ(std::get<publish>(decode_ok(publish_v5_with("23 00 00"), v5)).props.topic_alias, 0);
+  EXPECT_EQ(decode_error(publish_v5_with("0b 00"), v5), protocol_error);    // sub. id
   EXPECT_EQ(decode_error(frame(0x82, "00 01 02 0b 00 00 01 61 00"), v5), protocol_error);
   // Topic Alias Maximum 0 is legal (it means "no aliases").
   EXPECT_EQ(std::get<connect>(decode_ok(connect_v5_with("22 00 00"), v5)).props.topic_alias_maximum,
@@ -287,27 +286,27 @@ TEST(malformed, property_zero_values) {
 TEST(malformed, property_length_beyond_the_body) {
   EXPECT_EQ(decode_error(frame(0x30, "00 01 74 05 01 00"), v5), malformed);
   EXPECT_EQ(decode_error(frame(0x30, "00 01 74 ff ff ff ff 7f"), v5), malformed); // 5-byte varint
-  EXPECT_EQ(decode_error(frame(0x30, "00 01 74 80 00"), v5), malformed); // not minimal
+  EXPECT_EQ(decode_error(frame(0x30, "00 01 74 80 00"), v5), malformed);          // not minimal
 }
 
 TEST(malformed, property_value_beyond_the_property_block) {
-  EXPECT_EQ(decode_error(publish_v5_with("02 00 00"), v5), malformed);      // 4-byte integer cut
-  EXPECT_EQ(decode_error(publish_v5_with("23 00"), v5), malformed);         // 2-byte integer cut
-  EXPECT_EQ(decode_error(publish_v5_with("01"), v5), malformed);            // byte missing
-  EXPECT_EQ(decode_error(publish_v5_with("03 00 05 61"), v5), malformed);   // string cut
-  EXPECT_EQ(decode_error(publish_v5_with("26 00 01 6b"), v5), malformed);   // pair cut
-  EXPECT_EQ(decode_error(publish_v5_with("0b 80"), v5), malformed);         // varint cut
+  EXPECT_EQ(decode_error(publish_v5_with("02 00 00"), v5), malformed);    // 4-byte integer cut
+  EXPECT_EQ(decode_error(publish_v5_with("23 00"), v5), malformed);       // 2-byte integer cut
+  EXPECT_EQ(decode_error(publish_v5_with("01"), v5), malformed);          // byte missing
+  EXPECT_EQ(decode_error(publish_v5_with("03 00 05 61"), v5), malformed); // string cut
+  EXPECT_EQ(decode_error(publish_v5_with("26 00 01 6b"), v5), malformed); // pair cut
+  EXPECT_EQ(decode_error(publish_v5_with("0b 80"), v5), malformed);       // varint cut
   // The block ends in the middle of a value even though the body continues.
   EXPECT_EQ(decode_error(frame(0x30, "00 01 74 02 23 00 01 68 69"), v5), malformed);
 }
 
 TEST(malformed, property_strings_must_be_utf8) {
-  EXPECT_EQ(decode_error(publish_v5_with("03 00 02 c0 80"), v5), malformed);       // content type
-  EXPECT_EQ(decode_error(publish_v5_with("26 00 01 00 00 00"), v5), malformed);    // user key
+  EXPECT_EQ(decode_error(publish_v5_with("03 00 02 c0 80"), v5), malformed);    // content type
+  EXPECT_EQ(decode_error(publish_v5_with("26 00 01 00 00 00"), v5), malformed); // user key
   // Correlation data is binary.
-  EXPECT_EQ(std::get<publish>(decode_ok(publish_v5_with("09 00 02 c0 80"), v5))
-                .props.correlation_data,
-            std::string("\xc0\x80"));
+  EXPECT_EQ(
+      std::get<publish>(decode_ok(publish_v5_with("09 00 02 c0 80"), v5)).props.correlation_data,
+      std::string("\xc0\x80"));
 }
 
 // -- PUBLISH (3.1.1 §3.3, MQTT 5 §3.3) ----------------------------------------------------------
@@ -325,8 +324,9 @@ TEST(malformed, publish_empty_topic) {
   EXPECT_EQ(decode_error(frame(0x30, "00 00 68 69"), v311), malformed);
   // MQTT 5 §3.3.2.1: only with a Topic Alias.
   EXPECT_EQ(decode_error(frame(0x30, "00 00 00 68 69"), v5), protocol_error);
-  EXPECT_EQ(std::get<publish>(decode_ok(frame(0x30, "00 00 03 23 00 05 68 69"), v5)).props.topic_alias,
-            5);
+  EXPECT_EQ(
+      std::get<publish>(decode_ok(frame(0x30, "00 00 03 23 00 05 68 69"), v5)).props.topic_alias,
+      5);
 }
 
 TEST(malformed, publish_packet_id_zero_mqtt_2_3_1_1) {
@@ -435,7 +435,7 @@ TEST(malformed, suback_codes) {
   EXPECT_EQ(decode_error(hex("90 02 00 01"), v311), malformed);    // no codes
   EXPECT_EQ(decode_error(hex("90 04 00 01 00 03"), v5), protocol_error);
   EXPECT_EQ(decode_error(hex("90 03 00 01 00"), v5), protocol_error); // no codes
-  EXPECT_EQ(decode_error(hex("90 02 00 00"), v311), malformed);    // packet id 0
+  EXPECT_EQ(decode_error(hex("90 02 00 00"), v311), malformed);       // packet id 0
 }
 
 TEST(malformed, unsuback) {

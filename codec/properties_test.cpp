@@ -98,8 +98,7 @@ TEST(properties, is_allowed_matches_the_spec_table) {
     for (unsigned c = 0; c <= static_cast<unsigned>(pc::auth); ++c) {
       const auto ctx = static_cast<pc>(c);
       EXPECT_EQ(is_allowed(id, ctx), allowed.count(ctx) == 1)
-          << "property 0x" << std::hex << static_cast<unsigned>(id) << " context " << std::dec
-          << c;
+          << "property 0x" << std::hex << static_cast<unsigned>(id) << " context " << std::dec << c;
     }
   }
   // An undefined identifier is allowed nowhere.

@@ -17,8 +17,7 @@ constexpr std::string_view queue_prefix = "$queue/";
 
 bool is_valid_topic_name(std::string_view topic) noexcept {
   // MQTT-4.7.3-1: at least one character. MQTT-3.3.2-2: no wildcard characters.
-  return !topic.empty() && topic.size() <= max_topic_bytes &&
-         topic.find_first_of("+#") == std::string_view::npos;
+  return !topic.empty() && topic.size() <= max_topic_bytes && !has_wildcard(topic);
 }
 
 bool is_valid_topic_filter(std::string_view filter) noexcept {
@@ -30,7 +29,7 @@ bool is_valid_topic_filter(std::string_view filter) noexcept {
     const std::size_t end = std::min(filter.find('/', start), filter.size());
     const std::string_view level = filter.substr(start, end - start);
     const bool last = end == filter.size();
-    if (level.find_first_of("+#") != std::string_view::npos) {
+    if (has_wildcard(level)) {
       // MQTT-4.7.1-3: '+' occupies an entire level. MQTT-4.7.1-2: '#' occupies an entire level
       // and is the last one.
       if (level.size() != 1 || (level[0] == '#' && !last)) {
@@ -94,8 +93,7 @@ shared_parse parse_shared(std::string_view filter) {
     const std::string_view group = rest.substr(0, slash);
     const std::string_view sub = rest.substr(slash + 1);
     // MQTT-4.8.2-1: the ShareName is at least one character and has no '/', '+' or '#'.
-    if (group.empty() || group.find_first_of("+#") != std::string_view::npos ||
-        !is_valid_topic_filter(sub)) {
+    if (group.empty() || has_wildcard(group) || !is_valid_topic_filter(sub)) {
       out.valid = false;
       return out;
     }

@@ -7,6 +7,17 @@
 
 namespace colony::codec {
 
+/// True if `s` contains a wildcard character, '+' or '#' (a plain loop: std::find_first_of with a
+/// two-character set calls memchr once per input character).
+constexpr bool has_wildcard(std::string_view s) noexcept {
+  for (const char c : s) {
+    if (c == '+' || c == '#') {
+      return true;
+    }
+  }
+  return false;
+}
+
 /// A PUBLISH topic: at least one character, no '+' or '#' (MQTT-3.3.2-2, MQTT-4.7.3-1).
 /// UTF-8 well-formedness is checked by the decoder, not here.
 bool is_valid_topic_name(std::string_view topic) noexcept;

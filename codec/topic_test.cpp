@@ -9,20 +9,29 @@ using namespace colony::codec;
 
 namespace {
 
+TEST(topic_name, has_wildcard) {
+  EXPECT_FALSE(has_wildcard(""));
+  EXPECT_FALSE(has_wildcard("a/b/$c"));
+  EXPECT_TRUE(has_wildcard("a/+"));
+  EXPECT_TRUE(has_wildcard("#"));
+  EXPECT_TRUE(has_wildcard("a+b"));
+  static_assert(has_wildcard("x#"));
+}
+
 TEST(topic_name, valid_names) {
   EXPECT_TRUE(is_valid_topic_name("a"));
   EXPECT_TRUE(is_valid_topic_name("sport/tennis/player1"));
-  EXPECT_TRUE(is_valid_topic_name("/"));         // two empty levels
+  EXPECT_TRUE(is_valid_topic_name("/"));        // two empty levels
   EXPECT_TRUE(is_valid_topic_name("/finance")); // leading '/' makes a distinct topic (§4.7.3)
   EXPECT_TRUE(is_valid_topic_name("$SYS/broker/uptime"));
   EXPECT_TRUE(is_valid_topic_name("a b/c")); // spaces are allowed
 }
 
 TEST(topic_name, invalid_names) {
-  EXPECT_FALSE(is_valid_topic_name(""));        // MQTT-4.7.3-1
-  EXPECT_FALSE(is_valid_topic_name("a/+"));     // MQTT-3.3.2-2
-  EXPECT_FALSE(is_valid_topic_name("a/#"));     // MQTT-3.3.2-2
-  EXPECT_FALSE(is_valid_topic_name("a+b"));     // any '+' at all
+  EXPECT_FALSE(is_valid_topic_name(""));    // MQTT-4.7.3-1
+  EXPECT_FALSE(is_valid_topic_name("a/+")); // MQTT-3.3.2-2
+  EXPECT_FALSE(is_valid_topic_name("a/#")); // MQTT-3.3.2-2
+  EXPECT_FALSE(is_valid_topic_name("a+b")); // any '+' at all
   EXPECT_FALSE(is_valid_topic_name("#"));
   EXPECT_FALSE(is_valid_topic_name(std::string(65536, 'a'))); // MQTT-4.7.3-3
   EXPECT_TRUE(is_valid_topic_name(std::string(65535, 'a')));
@@ -38,7 +47,8 @@ TEST(topic_filter, valid_filters) {
 TEST(topic_filter, invalid_filters) {
   // MQTT-4.7.3-1: empty. MQTT-4.7.1-2: '#' is a whole level and last. MQTT-4.7.1-3: '+' is a
   // whole level.
-  for (const char* f : {"", "a#", "#/a", "a/#/b", "a/b#", "a+", "+a", "a/b+/c", "++", "##", "a/#/"}) {
+  for (const char* f :
+       {"", "a#", "#/a", "a/#/b", "a/b#", "a+", "+a", "a/b+/c", "++", "##", "a/#/"}) {
     EXPECT_FALSE(is_valid_topic_filter(f)) << f;
   }
   EXPECT_FALSE(is_valid_topic_filter(std::string(65536, 'a')));

@@ -41,7 +41,7 @@ TEST(utf8, control_characters_are_allowed) {
 TEST(utf8, null_character_is_invalid_mqtt_1_5_4_2) {
   EXPECT_FALSE(is_valid_mqtt_utf8(std::string(1, '\0')));
   EXPECT_FALSE(is_valid_mqtt_utf8(std::string("abc\0def", 7)));
-  EXPECT_FALSE(is_valid_mqtt_utf8(std::string("abcdefgh\0", 9)));            // after a fast block
+  EXPECT_FALSE(is_valid_mqtt_utf8(std::string("abcdefgh\0", 9)));           // after a fast block
   EXPECT_FALSE(is_valid_mqtt_utf8(std::string("abcdefghijklmno\0pq", 18))); // inside a block
 }
 
@@ -66,15 +66,15 @@ TEST(utf8, code_points_above_u10ffff_are_invalid) {
 }
 
 TEST(utf8, truncated_and_stray_bytes_are_invalid) {
-  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xC3})));                 // missing continuation
-  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xE2, 0x82})));           // 3-byte cut short
-  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xF0, 0x9F, 0x98})));     // 4-byte cut short
-  EXPECT_FALSE(is_valid_mqtt_utf8(s({0x80})));                 // lone continuation
-  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xC3, 0x41})));           // continuation expected
-  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xE2, 0x82, 0x41})));     // bad 3rd byte
+  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xC3})));                   // missing continuation
+  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xE2, 0x82})));             // 3-byte cut short
+  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xF0, 0x9F, 0x98})));       // 4-byte cut short
+  EXPECT_FALSE(is_valid_mqtt_utf8(s({0x80})));                   // lone continuation
+  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xC3, 0x41})));             // continuation expected
+  EXPECT_FALSE(is_valid_mqtt_utf8(s({0xE2, 0x82, 0x41})));       // bad 3rd byte
   EXPECT_FALSE(is_valid_mqtt_utf8(s({0xF0, 0x9F, 0x41, 0x80}))); // bad 3rd byte
   EXPECT_FALSE(is_valid_mqtt_utf8(s({0xF0, 0x9F, 0x98, 0x41}))); // bad 4th byte
-  EXPECT_FALSE(is_valid_mqtt_utf8("abcdefghijk" + s({0xC3})));  // cut short after a fast block
+  EXPECT_FALSE(is_valid_mqtt_utf8("abcdefghijk" + s({0xC3})));   // cut short after a fast block
 }
 
 } // namespace

@@ -1,8 +1,14 @@
 #include "config/settings.hpp"
 
+#include "config/acl.hpp"
+#include "config/hmq_compat.hpp"
+#include "config/http_auth.hpp"
+#include "config/password_file.hpp"
+
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -66,6 +72,17 @@ public:
     add(tls, "tls-verify", kind::flag,
         po::value(&s.tls_verify)->default_value(s.tls_verify)->implicit_value(true),
         "require a client certificate signed by --tls-ca");
+    add(tls, "tls-ciphers", kind::text, po::value(&s.tls_ciphers),
+        "OpenSSL cipher list for TLS 1.2 and/or TLS 1.3 suite names (TLS_...), ':'-separated "
+        "(default: OpenSSL's)");
+    add(tls, "tls-min-version", kind::text,
+        po::value(&s.tls_min_version)->default_value(s.tls_min_version),
+        "lowest TLS version accepted: 1.2 or 1.3");
+    add(tls, "tls-use-identity-as-username", kind::flag,
+        po::value(&s.tls_use_identity_as_username)
+          ->default_value(s.tls_use_identity_as_username)
+          ->implicit_value(true),
+        "use the CN of a verified client certificate as the username (no password needed)");
 
     auto& auth = group("Authentication and authorization");
     add(auth, "allow-anonymous", kind::flag, po::value<bool>()->implicit_value(true),
@@ -74,6 +91,18 @@ public:
     add(auth, "password-file", kind::text, po::value(&s.password_file),
         "mosquitto_passwd-format password file");
     add(auth, "acl-file", kind::text, po::value(&s.acl_file), "ACL file (hmq syntax)");
+    add(auth, "auth-http-url", kind::text, po::value(&s.auth_http_url),
+        "http:// URL asked to authenticate each CONNECT (POST form fields username, clientid, "
+        "password; HTTP 200 = allow)");
+    add(auth, "acl-http-url", kind::text, po::value(&s.acl_http_url),
+        "http:// URL asked to authorize each subscribe/publish (GET with query username, "
+        "clientid, ip, topic, access = 1 subscribe / 2 publish; HTTP 200 = allow)");
+    add(auth, "auth-http-timeout-ms", kind::count,
+        po::value(&s.auth_http_timeout_ms)->default_value(s.auth_http_timeout_ms),
+        "timeout of one auth/ACL HTTP request, in milliseconds (no answer = deny)");
+    add(auth, "auth-http-cache-seconds", kind::count,
+        po::value(&s.auth_http_cache_seconds)->default_value(s.auth_http_cache_seconds),
+        "seconds an auth/ACL HTTP answer is reused (0 = ask every time)");
 
     auto& limits = group("Limits");
     add(limits, "max-packet-size", kind::count,
@@ -106,18 +135,39 @@ public:
     add(limits, "connect-timeout", kind::count,
         po::value(&s.connect_timeout)->default_value(s.connect_timeout),
         "seconds allowed between accepting a connection and its CONNECT");
+    add(limits, "max-publish-rate", kind::count,
+        po::value(&s.max_publish_rate)->default_value(s.max_publish_rate),
+        "PUBLISH packets per second one client may send (0 = unlimited)");
+    add(limits, "max-publish-bytes-rate", kind::count,
+        po::value(&s.max_publish_bytes_rate)->default_value(s.max_publish_bytes_rate),
+        "PUBLISH payload bytes per second one client may send (0 = unlimited)");
+    add(limits, "max-connect-rate-per-ip", kind::count,
+        po::value(&s.max_connect_rate_per_ip)->default_value(s.max_connect_rate_per_ip),
+        "connection attempts per second accepted from one IP address (0 = unlimited)");
 
     auto& persistence = group("Persistence");
     add(persistence, "persistence", kind::text,
         po::value(&s.persistence)->default_value(s.persistence), "off, async or sync");
     add(persistence, "data-dir", kind::text, po::value(&s.data_dir)->default_value(s.data_dir),
         "directory of the persistent store");
+    add(persistence, "persistence-interval", kind::count,
+        po::value(&s.persistence_interval)->default_value(s.persistence_interval),
+        "seconds between writes of the persistent store (persistence = async)");
+
+    auto& cluster = group("Cluster");
+    add(cluster, "cluster-port", kind::integer,
+        po::value(&s.cluster_port)->default_value(s.cluster_port),
+        "port other cluster members connect to (-1 = not clustered)");
+    add(cluster, "cluster-seeds", kind::text, po::value(&s.cluster_seeds),
+        "comma-separated host:port of cluster members to join");
 
     auto& http = group("HTTP (metrics, health, admin API)");
     add(http, "http-port", kind::integer, po::value(&s.http_port)->default_value(s.http_port),
         "HTTP port (-1 = off)");
     add(http, "http-host", kind::text, po::value(&s.http_host)->default_value(s.http_host),
         "HTTP bind address");
+    add(http, "http-api-token", kind::text, po::value(&s.http_api_token),
+        "bearer token the /api/ routes require (Authorization: Bearer <token>; empty = open)");
 
     auto& logging = group("Logging");
     add(logging, "log-level", kind::text, po::value(&s.log_level)->default_value(s.log_level),
@@ -153,6 +203,16 @@ public:
     for (auto& g : groups_)
       d.add(*g);
     return d;
+  }
+
+  /// For hmq flag translation: nullopt if `--name` is no option, else whether it consumes the
+  /// next argument as its value.
+  std::optional<bool> takes_value(std::string_view name) const {
+    auto d = all();
+    auto* opt = d.find_nothrow(std::string{name}, false);
+    if (opt == nullptr)
+      return std::nullopt;
+    return opt->semantic()->min_tokens() > 0;
   }
 
   /// Kind of a settable key, or nullopt if unknown.
@@ -227,6 +287,15 @@ bool load_json(const std::string& path, const option_table& table,
     error = "config file '" + path + "' must hold a JSON object";
     return false;
   }
+  // hmq's camelCase keys and string-typed numbers become Colony keys and values.
+  std::vector<std::string> warnings;
+  bool translated = hmq::translate_json(doc, warnings, error);
+  for (auto& w : warnings)
+    std::cerr << "colony: warning: config file '" << path << "': " << w << "\n";
+  if (!translated) {
+    error = "config file '" + path + "': " + error;
+    return false;
+  }
   for (auto& [key, value] : doc.items()) {
     auto k = table.kind_of(key);
     if (!k) {
@@ -242,6 +311,45 @@ bool load_json(const std::string& path, const option_table& table,
 }
 
 } // namespace
+
+std::optional<std::vector<std::string>> parse_seeds(const std::string& seeds, std::string& error) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= seeds.size()) {
+    auto comma = seeds.find(',', start);
+    auto entry = seeds.substr(start, comma == std::string::npos ? std::string::npos
+                                                                 : comma - start);
+    start = comma == std::string::npos ? seeds.size() + 1 : comma + 1;
+    while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t'))
+      entry.erase(entry.begin());
+    while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t'))
+      entry.pop_back();
+    if (entry.empty() && seeds.find_first_not_of(" \t") == std::string::npos)
+      break; // no seeds at all
+    std::string host;
+    std::string port;
+    if (!entry.empty() && entry.front() == '[') {
+      auto close = entry.find("]:");
+      if (close != std::string::npos) {
+        host = entry.substr(1, close - 1);
+        port = entry.substr(close + 2);
+      }
+    } else if (auto colon = entry.rfind(':');
+               colon != std::string::npos && entry.find(':') == colon) {
+      host = entry.substr(0, colon);
+      port = entry.substr(colon + 1);
+    }
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (host.empty() || port.empty() || ec != std::errc{} || end != port.data() + port.size()
+        || n == 0 || n > 65535) {
+      error = "'" + entry + "' is not host:port";
+      return std::nullopt;
+    }
+    out.push_back(entry);
+  }
+  return out;
+}
 
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -259,6 +367,36 @@ std::vector<std::string> validate(const settings& s) {
   port_ok("wss-port", s.wss_port);
   port_ok("tls-port", s.tls_port);
   port_ok("http-port", s.http_port);
+  port_ok("cluster-port", s.cluster_port);
+  {
+    std::string error;
+    if (!parse_seeds(s.cluster_seeds, error))
+      problems.push_back("'cluster-seeds': " + error);
+  }
+  for (auto [key, url] : {std::pair<const char*, const std::string*>{"auth-http-url",
+                                                                       &s.auth_http_url},
+                          std::pair<const char*, const std::string*>{"acl-http-url",
+                                                                       &s.acl_http_url}}) {
+    std::string error;
+    if (!url->empty() && !parse_http_url(*url, error))
+      problems.push_back(std::string{"'"} + key + "': " + error);
+  }
+  if (s.auth_http_timeout_ms == 0 || s.auth_http_timeout_ms > 600'000)
+    problems.push_back("'auth-http-timeout-ms': " + std::to_string(s.auth_http_timeout_ms)
+                       + " is out of range (expected 1 .. 600000)");
+  if (s.persistence_interval == 0)
+    problems.push_back("'persistence-interval': 0 is out of range (expected 1 or more seconds)");
+  // The files are read now, so --check-config (and startup) report a broken one with its line.
+  if (!s.password_file.empty()) {
+    auto db = password_db::load(s.password_file);
+    if (!db)
+      problems.push_back("'password-file': " + db.error().to_string());
+  }
+  if (!s.acl_file.empty()) {
+    auto rules = acl::load(s.acl_file);
+    if (!rules)
+      problems.push_back("'acl-file': " + rules.error().to_string());
+  }
   if (s.max_packet_size < 16 || s.max_packet_size > 268'435'460)
     problems.push_back("'max-packet-size': " + std::to_string(s.max_packet_size)
                        + " is out of range (expected 16 .. 268435460)");
@@ -301,7 +439,16 @@ parse_outcome parse(int argc, const char* const* argv) {
   try {
     // Command-line flags are stored first: program_options keeps the first value stored for
     // a key, so flags override the file.
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    // hmq's Go-style flags (-port 1883, -d, -wsport ...) become Colony flags first.
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i)
+      args.emplace_back(argv[i]);
+    std::vector<std::string> warnings;
+    args = hmq::translate_args(
+      args, [&table](std::string_view name) { return table.takes_value(name); }, warnings);
+    for (auto& w : warnings)
+      std::cerr << "colony: warning: " << w << "\n";
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
     if (vm.count("help")) {
       std::cout << desc << "\n";
       out.exit_code = 0;

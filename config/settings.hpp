@@ -25,10 +25,17 @@ struct settings {
   std::string tls_key;
   std::string tls_ca;
   bool tls_verify = false;
+  std::string tls_ciphers;               ///< OpenSSL cipher list / TLS 1.3 suites, "" = defaults
+  std::string tls_min_version = "1.2";   ///< "1.2" or "1.3"
+  bool tls_use_identity_as_username = false;
   // -- auth --
   std::optional<bool> allow_anonymous;
   std::string password_file;
   std::string acl_file;
+  std::string auth_http_url;                  ///< POST username/clientid/password; 200 = allow
+  std::string acl_http_url;                   ///< GET ?username&clientid&ip&topic&access
+  std::size_t auth_http_timeout_ms = 2000;
+  std::size_t auth_http_cache_seconds = 30;   ///< 0 = no caching
   // -- limits --
   std::size_t max_packet_size = 1024 * 1024;
   std::size_t max_queued_messages = 1000;
@@ -40,12 +47,20 @@ struct settings {
   std::size_t max_topic_levels = 128;
   std::size_t topic_alias_maximum = 64;
   std::size_t connect_timeout = 10; ///< seconds
+  std::size_t max_publish_rate = 0;        ///< PUBLISH packets/s per client, 0 = unlimited
+  std::size_t max_publish_bytes_rate = 0;  ///< PUBLISH bytes/s per client, 0 = unlimited
+  std::size_t max_connect_rate_per_ip = 0; ///< CONNECTs/s per source address, 0 = unlimited
   // -- persistence --
   std::string persistence = "off";
   std::string data_dir = "data";
+  std::size_t persistence_interval = 1; ///< seconds between flushes (persistence = async)
+  // -- cluster --
+  int cluster_port = -1;     ///< -1 = not clustered
+  std::string cluster_seeds; ///< comma-separated host:port of other members
   // -- HTTP --
   int http_port = 8080;
   std::string http_host = "127.0.0.1";
+  std::string http_api_token; ///< empty = /api/ needs no token
   // -- logging --
   std::string log_level = "info";
   std::string log_format = "auto";
@@ -78,5 +93,9 @@ std::vector<std::string> validate(const settings& s);
 
 /// True if `host` is a loopback address (127.0.0.0/8, ::1, localhost).
 bool is_loopback(const std::string& host);
+
+/// Splits --cluster-seeds ("host:port,host:port", "[v6]:port") into its entries. Sets `error`
+/// (naming the bad entry) and returns nullopt when one is not host:port.
+std::optional<std::vector<std::string>> parse_seeds(const std::string& seeds, std::string& error);
 
 } // namespace colony::config

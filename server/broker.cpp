@@ -6,7 +6,9 @@
 #include "actors/sys_publisher.hpp"
 #include "actors/topic_shard.hpp"
 #include "metrics/log.hpp"
+#include "metrics/readiness.hpp"
 #include "metrics/stats.hpp"
+#include "server/admin_api.hpp"
 #include "transport/server.hpp"
 
 #include <caf/all.hpp>
@@ -70,6 +72,7 @@ struct broker::impl {
   caf::actor registry;
   caf::actor sys_publisher;
   std::unique_ptr<transport::server> transport;
+  std::unique_ptr<admin_endpoint> http;
   bool allow_anonymous = true;
 };
 
@@ -116,53 +119,145 @@ bool broker::start() {
   topts.max_packet_size = s.max_packet_size;
   topts.connect_timeout = std::chrono::seconds{s.connect_timeout};
   topts.max_write_buffer = s.max_write_buffer;
+  topts.on_event = [](const transport::transport_event& e) {
+    log::level l = e.level == transport::event_level::debug  ? log::level::debug
+                   : e.level == transport::event_level::info ? log::level::info
+                   : e.level == transport::event_level::warn ? log::level::warn
+                                                             : log::level::error;
+    if (!log::enabled(l))
+      return;
+    if (e.address.empty())
+      log::write(l, "transport", e.msg, {{"listener", e.listener}, {"detail", e.detail}});
+    else
+      log::write(l, "transport", e.msg,
+                 {{"listener", e.listener}, {"address", e.address}, {"detail", e.detail}});
+  };
   d.transport = std::make_unique<transport::server>(topts);
+
+  // TLS: on when a certificate is given. The TLS and WSS ports then default to 8883 and 8084.
+  const bool tls_on = !s.tls_cert.empty();
+  const int tls_port = s.tls_port >= 0 ? s.tls_port : (tls_on ? 8883 : -1);
+  const int wss_port = s.wss_port >= 0 ? s.wss_port : (tls_on ? 8084 : -1);
+  if (!tls_on && (s.tls_port >= 0 || s.wss_port >= 0)) {
+    log::error("transport", "TLS listeners need a certificate",
+               {{"error", "tls-port/wss-port is set but tls-cert is not"}});
+    return false;
+  }
+  if (tls_on) {
+    transport::tls_options t;
+    t.cert_file = s.tls_cert;
+    t.key_file = s.tls_key;
+    t.ca_file = s.tls_ca;
+    t.verify_peer = s.tls_verify;
+    t.ciphers = s.tls_ciphers;
+    t.min_version = s.tls_min_version;
+    std::string error;
+    if (!d.transport->configure_tls(t, error)) {
+      log::error("transport", "TLS configuration failed", {{"error", error}});
+      return false;
+    }
+  }
 
   auto registry = d.registry;
   auto allow_anonymous = d.allow_anonymous;
-  auto on_accept = [&sys, registry, limits,
-                    allow_anonymous](transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
-    auto bridge = std::make_shared<actors::link_bridge>(link->id());
-    actors::connection_args a;
-    a.link = link;
-    a.bridge = bridge;
-    a.registry = registry;
-    a.limits = limits;
-    a.allow_anonymous = allow_anonymous;
-    bridge->set_target(actors::spawn_connection(sys, std::move(a)));
-    return bridge;
+  auto make_on_accept = [&sys, registry, limits, allow_anonymous](bool identity_as_username) {
+    return [&sys, registry, limits, allow_anonymous, identity_as_username](
+             transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
+      auto bridge = std::make_shared<actors::link_bridge>(link->id());
+      actors::connection_args a;
+      a.link = link;
+      a.bridge = bridge;
+      a.registry = registry;
+      a.limits = limits;
+      a.allow_anonymous = allow_anonymous;
+      if (identity_as_username) {
+        // A verified client certificate's CN is the username; without one the usual rules.
+        a.authenticate = [allow_anonymous](const codec::connect& c, const transport::link& l)
+          -> std::optional<std::string> {
+          if (!l.peer_identity().empty())
+            return l.peer_identity();
+          if (!allow_anonymous && !c.username)
+            return std::nullopt;
+          return c.username.value_or("");
+        };
+      }
+      bridge->set_target(actors::spawn_connection(sys, std::move(a)));
+      return bridge;
+    };
   };
+  auto on_accept = make_on_accept(false);
+  auto on_accept_tls = make_on_accept(s.tls_use_identity_as_username);
 
-  if (s.port >= 0) {
+  auto add_listener = [&](const char* name, transport::listener_kind kind, int port) {
     transport::listener_options lo;
-    lo.name = "mqtt";
+    lo.name = name;
+    lo.kind = kind;
     lo.host = s.host;
-    lo.port = s.port;
+    lo.port = port;
     lo.max_connections = s.max_connections;
+    lo.ws_path = s.ws_path;
+    lo.socket_path = s.unix_socket;
+    bool secure = kind == transport::listener_kind::tls || kind == transport::listener_kind::wss;
     std::string error;
-    int port = d.transport->add_tcp_listener(lo, on_accept, error);
-    if (port < 0) {
-      log::error("transport", "listener failed", {{"listener", "mqtt"}, {"error", error}});
+    int bound = d.transport->add_listener(lo, secure ? on_accept_tls : on_accept, error);
+    if (bound < 0) {
+      log::error("transport", "listener failed", {{"listener", name}, {"error", error}});
       return false;
     }
-    log::info("transport", "listening",
-              {{"listener", "mqtt"}, {"address", s.host}, {"port", port}});
-  }
-  if (s.ws_port >= 0 || s.wss_port >= 0 || s.tls_port >= 0 || !s.unix_socket.empty())
-    log::warn("transport", "TLS, WebSocket and Unix-socket listeners are not available in this "
-                           "build yet; only MQTT over TCP is served");
-  if (s.http_port >= 0)
-    log::warn("http", "the HTTP endpoint is not available in this build yet");
+    if (kind == transport::listener_kind::unix_socket)
+      log::info("transport", "listening", {{"listener", name}, {"path", s.unix_socket}});
+    else if (kind == transport::listener_kind::ws || kind == transport::listener_kind::wss)
+      log::info("transport", "listening",
+                {{"listener", name}, {"address", s.host}, {"port", bound}, {"path", s.ws_path}});
+    else
+      log::info("transport", "listening",
+                {{"listener", name}, {"address", s.host}, {"port", bound}});
+    return true;
+  };
+  if (s.port >= 0 && !add_listener("mqtt", transport::listener_kind::tcp, s.port))
+    return false;
+  if (tls_port >= 0 && !add_listener("mqtts", transport::listener_kind::tls, tls_port))
+    return false;
+  if (s.ws_port >= 0 && !add_listener("ws", transport::listener_kind::ws, s.ws_port))
+    return false;
+  if (wss_port >= 0 && !add_listener("wss", transport::listener_kind::wss, wss_port))
+    return false;
+  if (!s.unix_socket.empty()
+      && !add_listener("unix", transport::listener_kind::unix_socket, 0))
+    return false;
   d.transport->start();
+  if (s.http_port >= 0) {
+    admin_options ho;
+    ho.host = s.http_host;
+    ho.port = s.http_port;
+    ho.api_token = s.http_api_token;
+    ho.version = COLONY_VERSION;
+    ho.registry = d.registry;
+    ho.shard_count = d.shards.size();
+    d.http = std::make_unique<admin_endpoint>(sys, std::move(ho));
+    if (!d.http->start())
+      return false;
+  }
+  metrics::ready_state().set("listeners", true);
   return true;
 }
 
 void broker::reload() {
-  log::info("broker", "SIGHUP received: nothing to reload yet");
+  auto& d = *impl_;
+  log::info("broker", "SIGHUP received: reloading");
+  if (d.transport && !d.settings.tls_cert.empty()) {
+    std::string error;
+    d.transport->reload_tls(error); // logs the outcome; on failure the old certificate stays
+  }
 }
 
 void broker::stop() {
   auto& d = *impl_;
+  metrics::ready_state().set("listeners", false);
+  if (d.http) {
+    d.http->stop(); // before the actor system goes: the HTTP thread asks actors
+    d.http.reset();
+  }
   if (!d.transport)
     return;
   using namespace std::chrono_literals;

@@ -2,12 +2,19 @@
 // and runs until SIGINT or SIGTERM, then drains and exits 0.
 #include "server/broker.hpp"
 
+#include "config/passwd_tool.hpp"
 #include "config/settings.hpp"
 
 #include <csignal>
+#include <cstring>
 #include <pthread.h>
 
 int main(int argc, char** argv) {
+  // `colony passwd ...` manages a password file and exits (before the signal mask, so Ctrl-C
+  // works at its password prompt).
+  if (argc >= 2 && std::strcmp(argv[1], "passwd") == 0)
+    return colony::config::passwd_main(argc - 1, argv + 1);
+
   // Block the signals we handle before any thread starts, so only sigwait() sees them.
   sigset_t signals;
   sigemptyset(&signals);

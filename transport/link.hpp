@@ -62,6 +62,12 @@ public:
   virtual const std::string& remote_ip() const noexcept = 0;
   /// Listener name: "mqtt", "mqtts", "ws", "wss", "unix".
   virtual const std::string& listener() const noexcept = 0;
+  /// Identity proven by the transport: the Common Name of a verified TLS client certificate
+  /// (mutual TLS on "mqtts"/"wss"); empty when there is none (plain links, no certificate).
+  virtual const std::string& peer_identity() const noexcept {
+    static const std::string none;
+    return none;
+  }
 
   /// Queues bytes for sending; many calls are coalesced into one write.
   virtual void write(std::vector<std::uint8_t> bytes) = 0;

@@ -1,28 +1,40 @@
 #include "transport/server.hpp"
 
+#include "transport/detail.hpp"
 #include "transport/stream_link.hpp"
+#include "metrics/stats.hpp"
 
 #include <boost/asio.hpp>
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace colony::transport {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using unix_proto = asio::local::stream_protocol;
 using tcp_link = detail::stream_link<tcp::socket>;
+using unix_link = detail::stream_link<unix_proto::socket>;
 
 struct server::impl {
   struct listener {
-    listener(listener_options o, tcp::acceptor a, accept_handler h)
-      : options(std::move(o)), acceptor(std::move(a)), on_accept(std::move(h)) {}
+    listener(listener_options o, accept_handler h)
+      : options(std::move(o)),
+        on_accept(std::move(h)),
+        open(std::make_shared<std::atomic<std::size_t>>(0)) {}
     listener_options options;
-    tcp::acceptor acceptor;
+    std::optional<tcp::acceptor> tcp_acceptor;
+    std::optional<unix_proto::acceptor> unix_acceptor;
     accept_handler on_accept;
-    std::atomic<std::size_t> open{0};
+    /// Connections of this listener (handshaking or open); shared with each connection's slot.
+    std::shared_ptr<std::atomic<std::size_t>> open;
   };
 
   explicit impl(transport_options opts) : options(std::move(opts)) {
@@ -32,6 +44,7 @@ struct server::impl {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(asio::make_work_guard(*contexts.back()));
     }
+    watch_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
   }
 
   asio::io_context& next_context() {
@@ -39,51 +52,187 @@ struct server::impl {
     return *contexts[i];
   }
 
-  void accept(listener& l) {
-    l.acceptor.async_accept(next_context(),
-                            [this, &l](boost::system::error_code ec, tcp::socket sock) {
-                              if (ec == asio::error::operation_aborted || !l.acceptor.is_open())
-                                return;
-                              if (!ec)
-                                on_accepted(l, std::move(sock));
-                              accept(l);
-                            });
+  void event(event_level level, std::string_view msg, std::string_view listener,
+             std::string_view detail) {
+    if (options.on_event)
+      options.on_event(transport_event{level, msg, listener, {}, detail});
   }
 
-  void on_accepted(listener& l, tcp::socket sock) {
+  // -- accepting ------------------------------------------------------------------
+
+  void accept_tcp(listener& l) {
+    l.tcp_acceptor->async_accept(
+      next_context(), [this, &l](boost::system::error_code ec, tcp::socket sock) {
+        if (ec == asio::error::operation_aborted || !l.tcp_acceptor->is_open())
+          return;
+        if (!ec)
+          on_tcp_accepted(l, std::move(sock));
+        else
+          pause_on_error(l, ec);
+        if (!ec)
+          accept_tcp(l);
+      });
+  }
+
+  void accept_unix(listener& l) {
+    l.unix_acceptor->async_accept(
+      next_context(), [this, &l](boost::system::error_code ec, unix_proto::socket sock) {
+        if (ec == asio::error::operation_aborted || !l.unix_acceptor->is_open())
+          return;
+        if (!ec)
+          on_unix_accepted(l, std::move(sock));
+        else
+          pause_on_error(l, ec);
+        if (!ec)
+          accept_unix(l);
+      });
+  }
+
+  /// Accept failed (e.g. out of file descriptors): retry a little later instead of spinning.
+  void pause_on_error(listener& l, const boost::system::error_code& ec) {
+    event(event_level::warn, "accept failed", l.options.name, ec.message());
+    auto timer = std::make_shared<asio::steady_timer>(*contexts[0], std::chrono::milliseconds{100});
+    timer->async_wait([this, &l, timer](boost::system::error_code wait_ec) {
+      if (wait_ec)
+        return;
+      if (l.tcp_acceptor && l.tcp_acceptor->is_open())
+        accept_tcp(l);
+      if (l.unix_acceptor && l.unix_acceptor->is_open())
+        accept_unix(l);
+    });
+  }
+
+  /// Takes a connection slot of `l`, or returns null if the listener is full.
+  std::shared_ptr<void> take_slot(listener& l) {
+    auto open = l.open;
+    if (l.options.max_connections > 0 && open->load() >= l.options.max_connections)
+      return nullptr;
+    open->fetch_add(1);
+    return std::shared_ptr<void>(nullptr, [open](void*) { open->fetch_sub(1); });
+  }
+
+  detail::link_config make_config() const {
+    return detail::link_config{options.max_packet_size, options.connect_timeout,
+                               options.max_write_buffer / 2, options.max_outstanding_batches,
+                               options.read_buffer_size};
+  }
+
+  /// Registers a link whose handshake (if any) is done, asks the listener's accept handler for
+  /// its handler and starts it. Runs on the link's I/O thread.
+  void ready(listener& l, std::shared_ptr<detail::link_base> link) {
+    {
+      std::lock_guard<std::mutex> g{mtx};
+      links.emplace(link->id(), link);
+    }
+    auto handler = l.on_accept(link);
+    link->start(std::move(handler)); // a null handler closes the link
+  }
+
+  detail::link_info make_info(listener& l, std::shared_ptr<void> slot, std::string ip,
+                              std::string address) {
+    detail::link_info info;
+    info.id = next_id.fetch_add(1, std::memory_order_relaxed);
+    info.listener = l.options.name;
+    info.ip = std::move(ip);
+    info.address = std::move(address);
+    info.slot = std::move(slot);
+    info.on_finish = [this](std::uint64_t link_id) {
+      std::lock_guard<std::mutex> g{mtx};
+      links.erase(link_id);
+    };
+    return info;
+  }
+
+  void on_tcp_accepted(listener& l, tcp::socket sock) {
     boost::system::error_code ec;
     auto ep = sock.remote_endpoint(ec);
     if (ec)
       return;
-    if (l.options.max_connections > 0 && l.open.load() >= l.options.max_connections) {
+    auto slot = take_slot(l);
+    if (!slot) {
       sock.close(ec); // per-listener connection limit
+      metrics::events().connects_refused.add("listener_full");
+      event(event_level::debug, "connection refused: listener full", l.options.name,
+            ep.address().to_string());
       return;
     }
     sock.set_option(tcp::no_delay(true), ec);
-    auto id = next_id.fetch_add(1, std::memory_order_relaxed);
-    detail::link_config cfg{options.max_packet_size, options.connect_timeout,
-                            options.max_write_buffer / 2, options.max_outstanding_batches,
-                            options.read_buffer_size};
+    auto ip = ep.address().to_string();
+    auto info = make_info(l, std::move(slot), ip, detail::format_address(ip, ep.port()));
+    auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
     auto* lp = &l;
-    auto link = std::make_shared<tcp_link>(std::move(sock), id, l.options.name,
-                                           ep.address().to_string(), ep.port(), cfg,
-                                           [this, lp](std::uint64_t link_id) {
-                                             lp->open.fetch_sub(1);
-                                             std::lock_guard<std::mutex> g{mtx};
-                                             links.erase(link_id);
-                                           });
-    l.open.fetch_add(1);
-    {
-      std::lock_guard<std::mutex> g{mtx};
-      links.emplace(id, link);
-    }
-    auto handler = l.on_accept(link);
-    if (!handler) {
-      link->start(nullptr);
-      link->shutdown();
+    // Continue on the socket's own I/O thread.
+    auto exec = sock.get_executor();
+    asio::post(exec, [this, lp, deadline, sock = std::move(sock),
+                      info = std::move(info)]() mutable {
+      auto kind = lp->options.kind;
+      if (kind == listener_kind::tcp) {
+        ready(*lp, std::make_shared<tcp_link>(std::move(sock), std::move(info), make_config()));
+        return;
+      }
+      detail::pending_conn conn;
+      conn.info = std::move(info);
+      conn.cfg = make_config();
+      conn.deadline = deadline;
+      conn.ready = [this, lp](std::shared_ptr<detail::link_base> link) {
+        ready(*lp, std::move(link));
+      };
+      conn.on_event = options.on_event;
+      detail::ssl_context_ptr ctx;
+      if (kind == listener_kind::tls || kind == listener_kind::wss) {
+        ctx = tls ? tls->current() : nullptr;
+        if (!ctx)
+          return; // configure_tls() was not called; add_listener refuses that, so unreachable
+      }
+      if (kind == listener_kind::tls)
+        detail::accept_tls(std::move(sock), std::move(ctx), std::move(conn));
+      else
+        detail::accept_ws(std::move(sock), std::move(ctx), lp->options.ws_path, std::move(conn));
+    });
+  }
+
+  void on_unix_accepted(listener& l, unix_proto::socket sock) {
+    auto slot = take_slot(l);
+    if (!slot) {
+      boost::system::error_code ec;
+      sock.close(ec);
+      event(event_level::debug, "connection refused: listener full", l.options.name, "");
+      metrics::events().connects_refused.add("listener_full");
       return;
     }
-    link->start(std::move(handler));
+    auto info = make_info(l, std::move(slot), "", "unix:" + l.options.socket_path);
+    auto exec = sock.get_executor();
+    auto* lp = &l;
+    asio::post(exec, [this, lp, sock = std::move(sock), info = std::move(info)]() mutable {
+      ready(*lp, std::make_shared<unix_link>(std::move(sock), std::move(info), make_config()));
+    });
+  }
+
+  // -- certificate rotation --------------------------------------------------------
+
+  void reload_tls_now(const char* why) {
+    std::string error;
+    if (tls->load(error)) {
+      auto serial = tls->serial();
+      event(event_level::info, "tls certificate reloaded", why,
+            tls->describe() + " serial=" + serial);
+    } else {
+      event(event_level::warn, "tls reload failed, keeping the previous certificate", why,
+            error);
+    }
+  }
+
+  void watch_tls() {
+    if (!tls || tls->options().watch_interval.count() <= 0)
+      return;
+    watch_timer->expires_after(tls->options().watch_interval);
+    watch_timer->async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping)
+        return;
+      if (tls->files_changed())
+        reload_tls_now("file-change");
+      watch_tls();
+    });
   }
 
   transport_options options;
@@ -91,10 +240,13 @@ struct server::impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::vector<std::unique_ptr<listener>> listeners;
+  std::unique_ptr<detail::tls_store> tls;
+  std::unique_ptr<asio::steady_timer> watch_timer; // file-change polling for TLS rotation
+  std::atomic<bool> stopping{false};
   std::atomic<std::size_t> next{0};
   std::atomic<std::uint64_t> next_id{1};
   mutable std::mutex mtx;
-  std::unordered_map<std::uint64_t, std::weak_ptr<tcp_link>> links;
+  std::unordered_map<std::uint64_t, std::weak_ptr<detail::link_base>> links;
 };
 
 server::server(transport_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
@@ -103,36 +255,95 @@ server::~server() {
   stop();
 }
 
+bool server::configure_tls(const tls_options& options, std::string& error) {
+  auto store = std::make_unique<detail::tls_store>(options);
+  if (!store->load(error))
+    return false;
+  impl_->tls = std::move(store);
+  return true;
+}
+
+bool server::reload_tls(std::string& error) {
+  if (!impl_->tls) {
+    error = "TLS is not configured";
+    return false;
+  }
+  if (!impl_->tls->load(error)) {
+    impl_->event(event_level::warn, "tls reload failed, keeping the previous certificate",
+                 "sighup", error);
+    return false;
+  }
+  impl_->event(event_level::info, "tls certificate reloaded", "sighup",
+               impl_->tls->describe() + " serial=" + impl_->tls->serial());
+  return true;
+}
+
 int server::add_tcp_listener(const listener_options& options, accept_handler on_accept,
                              std::string& error) {
+  auto o = options;
+  o.kind = listener_kind::tcp;
+  return add_listener(o, std::move(on_accept), error);
+}
+
+int server::add_listener(const listener_options& options, accept_handler on_accept,
+                         std::string& error) {
   boost::system::error_code ec;
+  auto l = std::make_unique<impl::listener>(options, std::move(on_accept));
+  if (options.kind == listener_kind::unix_socket) {
+    if (options.socket_path.empty()) {
+      error = "no path given for the Unix-domain socket";
+      return -1;
+    }
+    // A socket file left by an earlier run would make bind fail; anything else is kept.
+    struct stat st {};
+    if (::lstat(options.socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+      ::unlink(options.socket_path.c_str());
+    auto& acc = l->unix_acceptor.emplace(*impl_->contexts[0]);
+    unix_proto::endpoint ep{options.socket_path};
+    acc.open(ep.protocol(), ec);
+    if (!ec)
+      acc.bind(ep, ec);
+    if (!ec)
+      acc.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      error = "cannot listen on " + options.socket_path + ": " + ec.message();
+      return -1;
+    }
+    impl_->accept_unix(*l);
+    impl_->listeners.push_back(std::move(l));
+    return 0;
+  }
+  if ((options.kind == listener_kind::tls || options.kind == listener_kind::wss) && !impl_->tls) {
+    error = "listener '" + options.name + "' needs TLS, but no certificate is configured";
+    return -1;
+  }
   auto addr = asio::ip::make_address(options.host, ec);
   if (ec) {
     error = "invalid address '" + options.host + "': " + ec.message();
     return -1;
   }
-  auto l = std::make_unique<impl::listener>(options, tcp::acceptor(*impl_->contexts[0]),
-                                            std::move(on_accept));
+  auto& acc = l->tcp_acceptor.emplace(*impl_->contexts[0]);
   tcp::endpoint ep{addr, static_cast<std::uint16_t>(options.port)};
-  l->acceptor.open(ep.protocol(), ec);
+  acc.open(ep.protocol(), ec);
   if (!ec)
-    l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    acc.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec)
-    l->acceptor.bind(ep, ec);
+    acc.bind(ep, ec);
   if (!ec)
-    l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     error = "cannot listen on " + options.host + ":" + std::to_string(options.port) + ": "
             + ec.message();
     return -1;
   }
-  int port = l->acceptor.local_endpoint().port();
-  impl_->accept(*l);
+  int port = acc.local_endpoint().port();
+  impl_->accept_tcp(*l);
   impl_->listeners.push_back(std::move(l));
   return port;
 }
 
 void server::start() {
+  impl_->watch_tls();
   for (auto& ctx : impl_->contexts) {
     auto* c = ctx.get();
     impl_->threads.emplace_back([c] { c->run(); });
@@ -140,16 +351,23 @@ void server::start() {
 }
 
 void server::stop_accepting() {
+  impl_->stopping = true;
+  asio::post(*impl_->contexts[0], [d = impl_.get()] { d->watch_timer->cancel(); });
   for (auto& l : impl_->listeners) {
-    asio::post(l->acceptor.get_executor(), [lp = l.get()] {
+    asio::post(*impl_->contexts[0], [lp = l.get()] {
       boost::system::error_code ec;
-      lp->acceptor.close(ec);
+      if (lp->tcp_acceptor)
+        lp->tcp_acceptor->close(ec);
+      if (lp->unix_acceptor) {
+        lp->unix_acceptor->close(ec);
+        ::unlink(lp->options.socket_path.c_str());
+      }
     });
   }
 }
 
 void server::close_all() {
-  std::vector<std::shared_ptr<tcp_link>> all;
+  std::vector<std::shared_ptr<detail::link_base>> all;
   {
     std::lock_guard<std::mutex> g{impl_->mtx};
     for (auto& [id, weak] : impl_->links)
@@ -161,6 +379,7 @@ void server::close_all() {
 }
 
 void server::stop() {
+  impl_->stopping = true;
   if (impl_->threads.empty())
     return;
   for (auto& g : impl_->guards)
@@ -171,6 +390,9 @@ void server::stop() {
     if (t.joinable())
       t.join();
   impl_->threads.clear();
+  for (auto& l : impl_->listeners)
+    if (l->unix_acceptor)
+      ::unlink(l->options.socket_path.c_str());
   impl_->listeners.clear();
 }
 

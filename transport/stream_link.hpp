@@ -1,6 +1,10 @@
-// stream_link<Stream>: one client connection over an Asio byte stream (TCP now; TLS and
-// WebSocket plug in through the same template). Runs on one I/O thread (its executor); the
-// public link functions may be called from any thread and hop onto that executor.
+// stream_link<Stream>: one client connection over an Asio stream: tcp::socket,
+// ssl::stream<tcp::socket>, websocket::stream<...> or local::stream_protocol::socket. What differs
+// between them (how to read, write, find the socket, close politely) is in stream_ops<Stream>;
+// the default here serves plain sockets, tls_stream.hpp adds TLS and ws.cpp adds WebSocket.
+// Handshakes (TLS, HTTP upgrade) happen before a stream_link is made. Runs on one I/O thread
+// (its executor); the public link functions may be called from any thread and hop onto that
+// executor.
 //
 // Read path: read into a growable buffer, decode every complete packet, hand the batch to the
 // handler as one call. Reading pauses after a CONNECT (until resume()) and while too many
@@ -11,6 +15,7 @@
 
 #include "codec/decoder.hpp"
 #include "codec/encoder.hpp"
+#include "metrics/stats.hpp"
 #include "transport/link.hpp"
 
 #include <boost/asio.hpp>
@@ -27,36 +32,107 @@ namespace asio = boost::asio;
 
 struct link_config {
   std::size_t max_packet_size;
-  std::chrono::milliseconds connect_timeout;
+  std::chrono::milliseconds connect_timeout; ///< what is left of it after any handshake
   std::size_t low_water_mark;
   int max_outstanding_batches;
   std::size_t read_buffer_size;
 };
 
-template <class Stream>
-class stream_link final : public link, public std::enable_shared_from_this<stream_link<Stream>> {
-public:
-  using on_finish_fn = std::function<void(std::uint64_t)>;
+/// Who a connection is, gathered at accept and handshake time.
+struct link_info {
+  std::uint64_t id = 0;
+  std::string listener;
+  std::string ip;
+  std::string address;       ///< "ip:port" (or "unix:path")
+  std::string peer_identity; ///< CN of a verified client certificate
+  /// Released when the link finishes: the listener's connection-count slot.
+  std::shared_ptr<void> slot;
+  /// Kept alive as long as the link: e.g. the ssl::context the connection was accepted with.
+  std::shared_ptr<void> keep;
+  /// Called once on the I/O thread when the link has finished (removes it from the registry).
+  std::function<void(std::uint64_t)> on_finish;
+};
 
-  stream_link(Stream stream, std::uint64_t id, std::string listener, std::string ip,
-              std::uint16_t port, const link_config& cfg, on_finish_fn on_finish)
+inline std::string format_address(const std::string& ip, std::uint16_t port) {
+  return ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
+                                           : ip + ":" + std::to_string(port);
+}
+
+/// What the server needs of a link besides the link interface.
+class link_base : public link {
+public:
+  /// Starts reading (on the link's I/O thread); `handler` receives everything from now on.
+  /// A null handler closes the link.
+  virtual void start(std::shared_ptr<link_handler> handler) = 0;
+  /// Closes at once (server shutdown). Safe from any thread.
+  virtual void shutdown() = 0;
+};
+
+/// Stream policy for plain sockets (TCP, Unix). Specialised for TLS and WebSocket streams.
+template <class Stream>
+struct stream_ops {
+  /// The socket under every layer.
+  static auto& socket(Stream& s) { return s.lowest_layer(); }
+
+  template <class Buffer, class Handler>
+  static void async_read_some(Stream& s, const Buffer& b, Handler&& h) {
+    s.async_read_some(b, std::forward<Handler>(h));
+  }
+
+  template <class Buffers, class Handler>
+  static void async_write(Stream& s, const Buffers& b, Handler&& h) {
+    asio::async_write(s, b, std::forward<Handler>(h));
+  }
+
+  /// After a successful read: is what was read acceptable (WebSocket: binary frames only)?
+  static bool read_ok(Stream&) { return true; }
+
+  /// Does `ec` from a read mean the peer closed the connection in an orderly way?
+  static bool is_peer_close(const boost::system::error_code& ec) {
+    return ec == asio::error::eof;
+  }
+
+  /// Whether the stream has a closing handshake (TLS close_notify, WebSocket close frame).
+  static constexpr bool has_graceful_close = false;
+  /// Whether the closing handshake must wait until no read is pending (TLS).
+  static constexpr bool graceful_close_needs_idle_read = false;
+  template <class Handler>
+  static void async_graceful_close(Stream&, Handler&&) {}
+};
+
+template <class Stream>
+class stream_link final : public link_base,
+                          public std::enable_shared_from_this<stream_link<Stream>> {
+public:
+  using ops = stream_ops<Stream>;
+
+  stream_link(Stream stream, link_info info, const link_config& cfg)
     : stream_(std::move(stream)),
-      id_(id),
-      listener_(std::move(listener)),
-      remote_ip_(std::move(ip)),
+      id_(info.id),
+      listener_(std::move(info.listener)),
+      remote_ip_(std::move(info.ip)),
+      remote_address_(std::move(info.address)),
+      peer_identity_(std::move(info.peer_identity)),
+      slot_(std::move(info.slot)),
+      keep_(std::move(info.keep)),
       cfg_(cfg),
       decoder_(cfg.max_packet_size),
       timer_(stream_.get_executor()),
-      on_finish_(std::move(on_finish)) {
-    remote_address_ = remote_ip_.find(':') != std::string::npos
-                        ? "[" + remote_ip_ + "]:" + std::to_string(port)
-                        : remote_ip_ + ":" + std::to_string(port);
+      on_finish_(std::move(info.on_finish)) {
     rbuf_.resize(cfg.read_buffer_size);
   }
 
-  /// Starts reading; `handler` receives everything from now on.
-  void start(std::shared_ptr<link_handler> handler) {
+  ~stream_link() override {
+    boost::system::error_code ignored;
+    ops::socket(stream_).close(ignored);
+  }
+
+  void start(std::shared_ptr<link_handler> handler) override {
     handler_ = std::move(handler);
+    if (!handler_) {
+      finish(close_info{close_reason::shutdown, codec::reason_code::success});
+      return;
+    }
     last_packet_ = clock::now();
     arm_timer(cfg_.connect_timeout);
     start_read();
@@ -68,11 +144,13 @@ public:
   const std::string& remote_address() const noexcept override { return remote_address_; }
   const std::string& remote_ip() const noexcept override { return remote_ip_; }
   const std::string& listener() const noexcept override { return listener_; }
+  const std::string& peer_identity() const noexcept override { return peer_identity_; }
 
   void write(std::vector<std::uint8_t> bytes) override {
     if (bytes.empty())
       return;
     queued_.fetch_add(bytes.size(), std::memory_order_relaxed);
+    metrics::count_packets_out(bytes.data(), bytes.size());
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
       pending_.push_back(std::move(bytes));
@@ -128,8 +206,7 @@ public:
     });
   }
 
-  /// Closes at once (server shutdown). Safe from any thread.
-  void shutdown() {
+  void shutdown() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->finish(close_info{close_reason::shutdown, codec::reason_code::success});
     });
@@ -157,8 +234,8 @@ private:
       }
     }
     reading_ = true;
-    stream_.async_read_some(
-      asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+    ops::async_read_some(
+      stream_, asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
       [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
         self->on_read(ec, n);
       });
@@ -166,11 +243,21 @@ private:
 
   void on_read(boost::system::error_code ec, std::size_t n) {
     reading_ = false;
-    if (finished_)
+    if (finished_) {
+      if (graceful_after_read_) {
+        graceful_after_read_ = false;
+        start_graceful_close();
+      }
       return;
+    }
     if (ec) {
-      finish(close_info{ec == asio::error::eof ? close_reason::peer_closed : close_reason::io_error,
+      finish(close_info{ops::is_peer_close(ec) ? close_reason::peer_closed : close_reason::io_error,
                         codec::reason_code::success});
+      return;
+    }
+    if (!ops::read_ok(stream_)) {
+      // MQTT-6.0.0-1: anything but binary WebSocket data frames closes the connection.
+      finish(close_info{close_reason::protocol_error, codec::reason_code::malformed_packet});
       return;
     }
     rend_ += n;
@@ -192,6 +279,7 @@ private:
         return;
       }
       rbegin_ += r.used;
+      metrics::count_packet_in(static_cast<unsigned>(codec::type_of(r.pkt)), r.used);
       last_packet_ = clock::now();
       bool is_connect = std::holds_alternative<codec::connect>(r.pkt);
       if (!connect_seen_) {
@@ -308,15 +396,19 @@ private:
     }
     buffers_.clear();
     buffers_.reserve(in_flight_.size());
-    for (auto& b : in_flight_)
+    in_flight_bytes_ = 0;
+    for (auto& b : in_flight_) {
       buffers_.emplace_back(asio::buffer(b));
-    asio::async_write(stream_, buffers_,
-                      [self = this->shared_from_this()](boost::system::error_code ec,
-                                                        std::size_t n) { self->on_write(ec, n); });
+      in_flight_bytes_ += b.size();
+    }
+    ops::async_write(stream_, buffers_,
+                     [self = this->shared_from_this()](boost::system::error_code ec,
+                                                       std::size_t) { self->on_write(ec); });
   }
 
-  void on_write(boost::system::error_code ec, std::size_t n) {
-    queued_.fetch_sub(n, std::memory_order_relaxed);
+  void on_write(boost::system::error_code ec) {
+    queued_.fetch_sub(in_flight_bytes_, std::memory_order_relaxed);
+    in_flight_bytes_ = 0;
     in_flight_.clear();
     bool more;
     {
@@ -370,18 +462,54 @@ private:
     if (finished_)
       return;
     finished_ = true;
-    boost::system::error_code ignored;
     timer_.cancel();
-    stream_.lowest_layer().shutdown(asio::socket_base::shutdown_both, ignored);
-    stream_.lowest_layer().close(ignored);
+    bool writing;
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
       pending_.clear();
+      writing = writing_;
+    }
+    // Say goodbye properly (TLS close_notify, WebSocket close frame) unless the peer is gone,
+    // the stream broke, or a write is still in progress; bounded by a short timer.
+    bool graceful = ops::has_graceful_close && !writing && info.reason != close_reason::peer_closed
+                    && info.reason != close_reason::io_error;
+    if (graceful) {
+      timer_.expires_after(std::chrono::milliseconds{1000});
+      timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (!ec)
+          self->close_socket();
+      });
+      if (ops::graceful_close_needs_idle_read && reading_) {
+        // Cancel the pending read first; on_read starts the closing handshake.
+        graceful_after_read_ = true;
+        boost::system::error_code ignored;
+        ops::socket(stream_).cancel(ignored);
+      } else {
+        start_graceful_close();
+      }
+    } else {
+      close_socket();
     }
     if (auto h = std::move(handler_))
       h->on_close(info);
+    slot_.reset();
     if (on_finish_)
       on_finish_(id_);
+  }
+
+  void start_graceful_close() {
+    ops::async_graceful_close(stream_, [self = this->shared_from_this()](
+                                         boost::system::error_code) { self->close_socket(); });
+  }
+
+  void close_socket() {
+    boost::system::error_code ignored;
+    timer_.cancel();
+    auto& sock = ops::socket(stream_);
+    if (!sock.is_open())
+      return;
+    sock.shutdown(asio::socket_base::shutdown_both, ignored);
+    sock.close(ignored);
   }
 
   Stream stream_;
@@ -389,10 +517,13 @@ private:
   std::string listener_;
   std::string remote_ip_;
   std::string remote_address_;
+  std::string peer_identity_;
+  std::shared_ptr<void> slot_;
+  std::shared_ptr<void> keep_;
   link_config cfg_;
   codec::stream_decoder decoder_;
   asio::steady_timer timer_;
-  on_finish_fn on_finish_;
+  std::function<void(std::uint64_t)> on_finish_;
   std::shared_ptr<link_handler> handler_;
 
   // Read state (I/O thread only).
@@ -404,6 +535,7 @@ private:
   bool awaiting_connect_ack_ = false;
   bool closing_ = false;
   bool finished_ = false;
+  bool graceful_after_read_ = false;
   close_info pending_close_;
   clock::time_point last_packet_;
   std::chrono::milliseconds keepalive_{0};
@@ -416,6 +548,7 @@ private:
   bool writing_ = false;                             // guarded by write_mtx_
   std::vector<std::vector<std::uint8_t>> in_flight_; // I/O thread
   std::vector<asio::const_buffer> buffers_;          // I/O thread
+  std::size_t in_flight_bytes_ = 0;                  // I/O thread
   std::atomic<std::size_t> queued_{0};
   std::atomic<bool> wants_drain_{false};
 };

@@ -82,6 +82,7 @@ def test_delivered_at_min_of_publish_and_granted_qos(broker, granted, published)
         pub.disconnect()
 
 
+@pytest.mark.broker_opts(max_inflight=10)
 def test_per_subscriber_packet_ids(broker):
     """Outbound packet ids are chosen per subscriber session: non-zero and unique among
     unacknowledged messages (MQTT-2.3.1-1, MQTT-2.3.1-2), independent of the publisher's id."""

@@ -92,7 +92,9 @@ def test_wildcards_do_not_match_dollar_topics(broker):
         # '#' and '+/x' and '+/+' all match normal/x: delivered once (MQTT-3.3.5-1).
         assert [p.topic for p in got] == ["normal/x"], got
         got = [p for p in dollar.collect(0.3) if p.type == raw.PUBLISH]
-        assert [p.topic for p in got] == ["$test/x"], got
+        # A broker may refuse client publishes to '$' topics (section 4.7.2 reserves them);
+        # if it accepts them, an explicit '$test/#' subscription receives them.
+        assert [p.topic for p in got] in (["$test/x"], []), got
 
 
 @pytest.mark.broker_opts(sys_interval=1)

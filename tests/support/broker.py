@@ -86,6 +86,25 @@ def _free_port():
         s.close()
 
 
+def _die_with_parent():
+    """In the child: SIGKILL the broker if the test process dies (e.g. a ctest
+    timeout kills pytest before teardown), so no broker is ever orphaned."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        pass
+    # A runaway broker must fail its test, not exhaust the machine: cap its address space.
+    try:
+        import resource
+        limit = 4 * 1024 ** 3
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except Exception:
+        pass
+
+
 class BrokerStartError(AssertionError):
     pass
 
@@ -119,7 +138,7 @@ class Broker:
         self._stderr_file = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._stderr_file,
-            stderr=self._stderr_file, cwd=self.workdir)
+            stderr=self._stderr_file, cwd=self.workdir, preexec_fn=_die_with_parent)
 
     def _start_colony(self):
         binary = os.environ.get("COLONY_BIN")
@@ -158,6 +177,7 @@ class Broker:
             lines = [
                 "listener %d %s" % (port, HOST),
                 "allow_anonymous true",
+                "user root",  # no setuid: it would clear PR_SET_PDEATHSIG
                 "persistence false",
                 "log_dest stderr",
                 "log_type error",
@@ -292,13 +312,18 @@ def broker_factory(request):
     def factory(**opts):
         b = Broker(**opts)
         started.append(b)
-        return b.start()
+        try:
+            return b.start()
+        except BrokerStartError:
+            b.start_failed = True  # already killed; reported by the raised error itself
+            raise
 
     yield factory
 
     problems = []
     for b in started:
-        if b.proc is None:
+        if b.proc is None or getattr(b, "start_failed", False):
+            b.stop()
             continue
         already_stopped = b.returncode is not None
         rc = b.stop()

@@ -220,6 +220,15 @@ def paho(broker, topic=None, qos=0, **kw):
 
 # ---------------------------------------------------------------------------
 # mosquitto_pub / mosquitto_sub
+
+def _die_with_parent():
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
 # ---------------------------------------------------------------------------
 
 MOSQUITTO_PUB = "/usr/bin/mosquitto_pub"
@@ -284,10 +293,12 @@ class MosquittoSub:
 
     def start(self, timeout=5.0):
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         self.thread = threading.Thread(target=self._reader, daemon=True)
         self.thread.start()
-        assert self.subscribed.wait(timeout), "mosquitto_sub got no SUBACK: %r" % self.lines
+        if not self.subscribed.wait(timeout):
+            self.stop()
+            raise AssertionError("mosquitto_sub got no SUBACK: %r" % self.lines)
         return self
 
     def _reader(self):
