@@ -79,6 +79,7 @@ void session_logic::attach(const codec::connect& c, bool session_present,
   will_ = c.will_message;
   inbound_aliases_.clear();
   outbound_aliases_.clear();
+  waiting_for_drain_ = false; // a drain request belonged to the previous link
   keep_alive_ = c.keep_alive;
   const bool v5 = version_ == protocol_version::v5;
   std::optional<std::uint16_t> server_keep_alive;
@@ -90,7 +91,8 @@ void session_logic::attach(const codec::connect& c, bool session_present,
   if (v5) {
     session_expiry_ = std::min(c.props.session_expiry_interval.value_or(0),
                                limits_.max_session_expiry);
-    session_expiry_was_zero_ = session_expiry_ == 0;
+    // MQTT-3.14.2-2 refers to the value the client sent, not the one the server granted.
+    session_expiry_was_zero_ = c.props.session_expiry_interval.value_or(0) == 0;
     client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
     client_max_packet_size_ = c.props.maximum_packet_size.value_or(0);
     request_problem_information_ = c.props.request_problem_information.value_or(1) == 1;
@@ -99,7 +101,8 @@ void session_logic::attach(const codec::connect& c, bool session_present,
     client_topic_alias_maximum_ = 0;
     // 3.1.1: a clean session ends with the connection; otherwise it never expires.
     session_expiry_ = c.clean_start ? 0 : std::min(never_expires, limits_.max_session_expiry);
-    session_expiry_was_zero_ = session_expiry_ == 0;
+    // MQTT-3.14.2-2 refers to the value the client sent, not the one the server granted.
+    session_expiry_was_zero_ = c.props.session_expiry_interval.value_or(0) == 0;
     client_receive_maximum_ = 65535;
     client_max_packet_size_ = 0;
   }
@@ -148,7 +151,7 @@ void session_logic::take_over() {
     return;
   log::info("session", "disconnecting client", {{"client_id", client_id_}, {"reason", "session taken over"}});
   if (version_ == protocol_version::v5)
-    send(codec::disconnect{reason_code::session_taken_over, {}});
+    send_disconnect(reason_code::session_taken_over);
   flush();
   env_.close_link();
   // The old connection did not DISCONNECT: its will applies (MQTT-3.1.2-8), unless the
@@ -167,7 +170,7 @@ void session_logic::shut_down() {
   if (!connected_)
     return;
   if (version_ == protocol_version::v5)
-    send(codec::disconnect{reason_code::server_shutting_down, {}});
+    send_disconnect(reason_code::server_shutting_down);
   flush();
   env_.close_link();
   // A broker shutdown is not the client's fault; mosquitto keeps wills for this case too,
@@ -183,7 +186,7 @@ void session_logic::kick() {
     return;
   log::info("session", "disconnecting client", {{"client_id", client_id_}, {"reason", "administrative action"}});
   if (version_ == protocol_version::v5)
-    send(codec::disconnect{reason_code::administrative_action, {}});
+    send_disconnect(reason_code::administrative_action);
   flush();
   env_.close_link();
   lost_connection(true, "kicked by administrator");
@@ -196,7 +199,7 @@ void session_logic::close_with(reason_code rc) {
             {{"client_id", client_id_}, {"reason", codec::to_string(rc)},
              {"reason_code", static_cast<unsigned>(rc)}});
   if (version_ == protocol_version::v5)
-    send(codec::disconnect{rc, {}});
+    send_disconnect(rc);
   flush();
   env_.close_link();
   lost_connection(true, "protocol violation");
@@ -653,6 +656,15 @@ void session_logic::handle_auth(const codec::auth&) {
 
 // -- outbound ---------------------------------------------------------------------
 
+void session_logic::send_disconnect(reason_code rc) {
+  // A Reason String is allowed on DISCONNECT whatever Request Problem Information says
+  // (MQTT-3.1.2-29 exempts PUBLISH, CONNACK and DISCONNECT). It also makes the packet longer
+  // than two bytes, which some clients (paho-mqtt 1.6) need before they read the reason code.
+  codec::disconnect d{rc, {}};
+  d.props.reason_string = std::string{codec::to_string(rc)};
+  send(d);
+}
+
 void session_logic::send(const codec::packet& p) {
   trace_packet("packet out", client_id_, p);
   codec::encode(p, version_, out_);
@@ -836,8 +848,9 @@ void session_logic::resend_inflight() {
     auto& e = inflight_.at(id);
     if (e.at == inflight_entry::stage::await_pubcomp) {
       send(codec::pubrel{id, reason_code::success, {}}); // MQTT-4.4.0-1
-    } else {
-      send_publish(e.d, id, true); // DUP=1 on re-delivery (MQTT-3.3.1-1)
+    } else if (!send_publish(e.d, id, true)) { // DUP=1 on re-delivery (MQTT-3.3.1-1)
+      // Too large for the reconnected client: dropped as if delivered (MQTT-3.1.2-25).
+      inflight_.erase(id);
     }
   }
 }

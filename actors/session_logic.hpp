@@ -144,6 +144,8 @@ private:
 
   // -- outbound -------------------------------------------------------------------
   void send(const codec::packet& p);
+  /// MQTT 5 DISCONNECT with a reason code and its Reason String.
+  void send_disconnect(codec::reason_code rc);
   /// Sends or queues one delivery (QoS 0 may be dropped by the write-buffer cap).
   void offer(delivery d);
   /// Sends queued deliveries while the window and the write buffer allow.

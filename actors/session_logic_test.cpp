@@ -1206,7 +1206,7 @@ TEST_F(SessionLogic, DeliveryLargerThanClientMaximumPacketSizeDropped) {
 // MQTT-3.1.2-25: a packet too large for the client is discarded "as if it had completed
 // sending" — also when it is an in-flight message re-sent to a new connection whose Maximum
 // Packet Size is smaller. It must not keep its in-flight slot forever.
-TEST_F(SessionLogic, DISABLED_TooLargeResendReleasesInflightSlot_MQTT_3_1_2_25) {
+TEST_F(SessionLogic, TooLargeResendReleasesInflightSlot_MQTT_3_1_2_25) {
   limits.max_inflight = 1;
   attach(v5_connect(100));
   auto pubs = of_type<codec::publish>(deliver(dlv("a", std::string(100, 'x'), 1)));
@@ -1220,6 +1220,95 @@ TEST_F(SessionLogic, DISABLED_TooLargeResendReleasesInflightSlot_MQTT_3_1_2_25) 
   EXPECT_EQ(logic().inflight_count(), 0u) << "a message the client never got holds the window";
   auto next = of_type<codec::publish>(deliver(dlv("a", "small", 1)));
   EXPECT_EQ(next.size(), 1u) << "the window of 1 is blocked for good";
+}
+
+// -- server-to-client topic aliases (MQTT 5 §3.3.2.3.4) -------------------------------------
+
+codec::connect v5_connect_with_aliases(std::uint16_t alias_max, std::uint32_t expiry = 100) {
+  auto c = v5_connect(expiry);
+  c.props.topic_alias_maximum = alias_max;
+  return c;
+}
+
+TEST_F(SessionLogic, OutboundTopicAliasesAssignedAndReused) {
+  attach(v5_connect_with_aliases(2));
+  auto pubs = of_type<codec::publish>(deliver({dlv("t/one", "1", 0), dlv("t/one", "2", 1),
+                                               dlv("t/two", "3", 0), dlv("t/three", "4", 0),
+                                               dlv("t/two", "5", 0)}));
+  ASSERT_EQ(pubs.size(), 5u);
+  // First use: topic and alias (MQTT-3.3.2-12: alias never 0).
+  EXPECT_EQ(pubs[0].topic, "t/one");
+  ASSERT_TRUE(pubs[0].props.topic_alias.has_value());
+  const auto one = *pubs[0].props.topic_alias;
+  EXPECT_GE(one, 1);
+  EXPECT_LE(one, 2);
+  // Later: the alias alone.
+  EXPECT_EQ(pubs[1].topic, "");
+  EXPECT_EQ(pubs[1].props.topic_alias, std::optional<std::uint16_t>{one});
+  EXPECT_EQ(pubs[2].topic, "t/two");
+  ASSERT_TRUE(pubs[2].props.topic_alias.has_value());
+  const auto two = *pubs[2].props.topic_alias;
+  EXPECT_NE(two, one);
+  EXPECT_GE(two, 1);
+  EXPECT_LE(two, 2); // MQTT-3.3.2-11: not above the client's Topic Alias Maximum
+  // No alias left for a third topic: sent in full.
+  EXPECT_EQ(pubs[3].topic, "t/three");
+  EXPECT_FALSE(pubs[3].props.topic_alias.has_value());
+  EXPECT_EQ(pubs[4].topic, "");
+  EXPECT_EQ(pubs[4].props.topic_alias, std::optional<std::uint16_t>{two});
+}
+
+// MQTT-3.2.2-17 / §3.1.2.11.5: without a Topic Alias Maximum from the client, no aliases.
+TEST_F(SessionLogic, NoOutboundAliasesWithoutClientMaximum) {
+  attach(v5_connect(100));
+  auto pubs = of_type<codec::publish>(deliver({dlv("t", "1", 0), dlv("t", "2", 0)}));
+  ASSERT_EQ(pubs.size(), 2u);
+  for (const auto& p : pubs) {
+    EXPECT_EQ(p.topic, "t");
+    EXPECT_FALSE(p.props.topic_alias.has_value());
+  }
+}
+
+// Aliases belong to one network connection (MQTT-3.3.2-7): after a reconnect the first
+// PUBLISH of a topic, including a DUP re-send, carries the topic again.
+TEST_F(SessionLogic, OutboundAliasesResetOnReconnect) {
+  attach(v5_connect_with_aliases(5));
+  auto first = of_type<codec::publish>(deliver({dlv("t", "1", 0), dlv("t", "2", 1)}));
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[1].topic, "");
+  link_lost();
+  auto out = of_type<codec::publish>(attach(v5_connect_with_aliases(5), true));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].dup);
+  EXPECT_EQ(out[0].topic, "t");
+  auto again = of_type<codec::publish>(deliver(dlv("t", "3", 0)));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].topic, "");
+  // Reconnecting without aliases: topics in full.
+  link_lost();
+  attach(v5_connect(100), true);
+  auto plain = of_type<codec::publish>(deliver(dlv("t", "4", 0)));
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0].topic, "t");
+  EXPECT_FALSE(plain[0].props.topic_alias.has_value());
+}
+
+TEST_F(SessionLogic, DroppedTooLargePublishDoesNotEstablishAlias) {
+  auto c = v5_connect_with_aliases(5);
+  c.props.maximum_packet_size = 64;
+  attach(c);
+  auto pubs = of_type<codec::publish>(deliver({dlv("t", std::string(100, 'x'), 0),
+                                               dlv("t", "small", 0)}));
+  ASSERT_EQ(pubs.size(), 1u);
+  EXPECT_EQ(pubs[0].topic, "t"); // the client never saw the alias being set
+  EXPECT_TRUE(pubs[0].props.topic_alias.has_value());
+}
+
+TEST_F(SessionLogic, NoOutboundAliasesForV3) {
+  attach(v3_connect());
+  auto pubs = of_type<codec::publish>(deliver({dlv("t", "1", 0), dlv("t", "2", 0)}));
+  ASSERT_EQ(pubs.size(), 2u);
+  EXPECT_EQ(pubs[1].topic, "t");
 }
 
 // -- slow consumer -------------------------------------------------------------------------
@@ -1259,7 +1348,7 @@ TEST_F(SessionLogic, WriteBufferCountsWhatThisTurnEncoded) {
 
 // A drain request belongs to one link; the next link needs its own (the old link's
 // on_drained never arrives: the session actor drops it by link id).
-TEST_F(SessionLogic, DISABLED_DrainRequestRenewedForNewConnection) {
+TEST_F(SessionLogic, DrainRequestRenewedForNewConnection) {
   limits.max_write_buffer = 1000;
   limits.max_inflight = 1;
   attach(v3_connect(false));
@@ -1553,7 +1642,7 @@ TEST_F(SessionLogic, DisconnectSessionExpiryFromZeroIsProtocolError_MQTT_3_14_2_
 // MQTT-3.14.2-2 speaks of the value in the CONNECT packet: a client that asked for a non-zero
 // Session Expiry (capped to 0 by the server's maximum) may repeat it in DISCONNECT without a
 // Protocol Error.
-TEST_F(SessionLogic, DISABLED_DisconnectSessionExpiryAfterServerCappedToZero_MQTT_3_14_2_2) {
+TEST_F(SessionLogic, DisconnectSessionExpiryAfterServerCappedToZero_MQTT_3_14_2_2) {
   limits.max_session_expiry = 0;
   auto c = v5_connect(100);
   c.will_message = make_will();

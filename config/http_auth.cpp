@@ -201,15 +201,22 @@ struct http_auth::impl : std::enable_shared_from_this<http_auth::impl> {
       options.on_error(msg);
   }
 
-  /// Runs `done(value)` on an I/O thread.
+  /// Runs `done(value)` on an I/O thread (on the caller's while shutting down, when the I/O
+  /// threads are going away).
   void post_answer(std::function<void(bool)> done, bool value) {
-    net::post(ioc, [done = std::move(done), value] { done(value); });
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      if (!stopping) {
+        net::post(ioc, [done = std::move(done), value] { done(value); });
+        return;
+      }
+    }
+    done(value);
   }
 
   void start(std::string key, http::request<http::string_body> req, const http_url& url,
              std::function<void(bool)> done);
-  void complete(const std::string& key, outcome result, unsigned status,
-                const std::string& what);
+  void complete(const std::string& key, outcome result, const std::string& what);
 };
 
 /// One HTTP exchange: resolve, connect, write, read the response header; one timer bounds it.
@@ -234,8 +241,8 @@ public:
 
   /// Aborts the exchange (shutdown); completes it as a failure.
   void cancel() {
-    net::dispatch(strand_, [self = shared_from_this()] { self->finish(outcome::failure, 0,
-                                                                      "cancelled"); });
+    net::dispatch(strand_,
+                  [self = shared_from_this()] { self->finish(outcome::failure, "cancelled"); });
   }
 
 private:
@@ -243,7 +250,7 @@ private:
     timer_.expires_after(owner_->options.timeout);
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec)
-        self->finish(outcome::failure, 0, "timed out");
+        self->finish(outcome::failure, "timed out");
     });
     resolver_.async_resolve(url_.host, url_.port,
                             [self = shared_from_this()](beast::error_code ec,
@@ -256,7 +263,7 @@ private:
     if (done_)
       return;
     if (ec)
-      return finish(outcome::failure, 0, "cannot resolve '" + url_.host + "': " + ec.message());
+      return finish(outcome::failure, "cannot resolve '" + url_.host + "': " + ec.message());
     stream_.async_connect(results, [self = shared_from_this()](beast::error_code ec,
                                                                const tcp::endpoint&) {
       self->on_connect(ec);
@@ -267,7 +274,7 @@ private:
     if (done_)
       return;
     if (ec)
-      return finish(outcome::failure, 0,
+      return finish(outcome::failure,
                     "cannot connect to " + url_.host_header + ": " + ec.message());
     http::async_write(stream_, req_, [self = shared_from_this()](beast::error_code ec,
                                                                   std::size_t) {
@@ -279,7 +286,7 @@ private:
     if (done_)
       return;
     if (ec)
-      return finish(outcome::failure, 0, "cannot send the request: " + ec.message());
+      return finish(outcome::failure, "cannot send the request: " + ec.message());
     http::async_read_header(stream_, buffer_, parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               self->on_read(ec);
@@ -290,16 +297,16 @@ private:
     if (done_)
       return;
     if (ec)
-      return finish(outcome::failure, 0, "cannot read the response: " + ec.message());
+      return finish(outcome::failure, "cannot read the response: " + ec.message());
     unsigned status = parser_.get().result_int();
     if (status == 200)
-      return finish(outcome::allow, status, {});
+      return finish(outcome::allow, {});
     if (status >= 500)
-      return finish(outcome::failure, status, "HTTP status " + std::to_string(status));
-    finish(outcome::deny, status, {});
+      return finish(outcome::failure, "HTTP status " + std::to_string(status));
+    finish(outcome::deny, {});
   }
 
-  void finish(outcome result, unsigned status, const std::string& what) {
+  void finish(outcome result, const std::string& what) {
     if (done_)
       return;
     done_ = true;
@@ -308,7 +315,7 @@ private:
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
-    owner_->complete(key_, result, status,
+    owner_->complete(key_, result,
                      what.empty() ? what
                                   : req_.method_string().to_string() + " http://"
                                       + url_.host_header + url_.target.substr(
@@ -337,9 +344,10 @@ void http_auth::impl::start(std::string key, http::request<http::string_body> re
   }
   std::shared_ptr<http_session> session;
   {
-    std::lock_guard<std::mutex> guard{mtx};
+    std::unique_lock<std::mutex> lock{mtx};
     if (stopping) {
       // Shutting down: answer on the caller's thread (the I/O threads are going away).
+      lock.unlock();
       done(false);
       return;
     }
@@ -355,7 +363,7 @@ void http_auth::impl::start(std::string key, http::request<http::string_body> re
   session->run();
 }
 
-void http_auth::impl::complete(const std::string& key, outcome result, unsigned status,
+void http_auth::impl::complete(const std::string& key, outcome result,
                                const std::string& what) {
   std::vector<std::function<void(bool)>> waiters;
   {
@@ -379,7 +387,6 @@ void http_auth::impl::complete(const std::string& key, outcome result, unsigned 
     n_failures.fetch_add(1, std::memory_order_relaxed);
     report(what);
   }
-  (void) status;
   for (auto& w : waiters)
     w(result == outcome::allow);
 }

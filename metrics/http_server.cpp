@@ -60,10 +60,11 @@ private:
     }
     auto& in = parser_->get();
     request req;
-    req.method = std::string{in.method_string()};
-    req.target = std::string{in.target()};
+    auto text = [](auto sv) { return std::string(sv.data(), sv.size()); };
+    req.method = text(in.method_string());
+    req.target = text(in.target());
     if (auto it = in.find(bhttp::field::authorization); it != in.end())
-      req.authorization = std::string{it->value()};
+      req.authorization = text(it->value());
     response res;
     try {
       res = handler_(req);

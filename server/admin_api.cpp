@@ -28,6 +28,11 @@ using steady = std::chrono::steady_clock;
 /// Session scans (queued / in-flight totals) for /metrics are reused for this long.
 constexpr auto sample_max_age = std::chrono::seconds{2};
 
+/// A sampled count (negative = unknown) as a JSON integer or null.
+nlohmann::json count_or_null(double v) {
+  return v < 0 ? nlohmann::json(nullptr) : nlohmann::json(static_cast<std::uint64_t>(v));
+}
+
 http::client_view to_view(const actors::session_info& i) {
   http::client_view c;
   c.client_id = i.client_id;
@@ -165,9 +170,8 @@ public:
                      {"delivered", by_qos(metrics::hot::slot::delivered)},
                      {"dropped", dropped},
                      {"retained", gauge(s.retained_messages.get())},
-                     {"queued", b.queued < 0 ? nlohmann::json(nullptr) : nlohmann::json(b.queued)},
-                     {"inflight",
-                      b.inflight < 0 ? nlohmann::json(nullptr) : nlohmann::json(b.inflight)}};
+                     {"queued", count_or_null(b.queued)},
+                     {"inflight", count_or_null(b.inflight)}};
     j["subscriptions"] = gauge(s.subscriptions.get());
     j["packets"] = {{"received", sum(metrics::hot::slot::packets_in, metrics::hot::packet_types)},
                     {"sent", sum(metrics::hot::slot::packets_out, metrics::hot::packet_types)}};

@@ -156,6 +156,9 @@ bool broker::start() {
       log::error("transport", "TLS configuration failed", {{"error", error}});
       return false;
     }
+    if (s.tls_use_identity_as_username && s.tls_ca.empty())
+      log::warn("transport", "tls-use-identity-as-username has no effect without tls-ca: "
+                             "client certificates are not requested");
   }
 
   auto registry = d.registry;

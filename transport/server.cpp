@@ -107,8 +107,14 @@ struct server::impl {
     auto open = l.open;
     if (l.options.max_connections > 0 && open->load() >= l.options.max_connections)
       return nullptr;
-    open->fetch_add(1);
-    return std::shared_ptr<void>(nullptr, [open](void*) { open->fetch_sub(1); });
+    struct slot {
+      explicit slot(std::shared_ptr<std::atomic<std::size_t>> c) : count(std::move(c)) {
+        count->fetch_add(1);
+      }
+      ~slot() { count->fetch_sub(1); }
+      std::shared_ptr<std::atomic<std::size_t>> count;
+    };
+    return std::make_shared<slot>(std::move(open));
   }
 
   detail::link_config make_config() const {

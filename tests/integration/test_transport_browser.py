@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from mqttjs import MQTT_BUNDLE, ensure_mqttjs
-from transport_util import chromium_binary, listener_port
+from transport_util import chromium_binary, listener_port, override_fixture_flags  # noqa: F401
 
 pytestmark = pytest.mark.colony_only(reason="the WebSocket listener is configured with Colony flags")
 

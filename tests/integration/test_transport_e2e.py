@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from transport_util import KINDS, Endpoint, pki, start_all  # noqa: F401
+from transport_util import KINDS, Endpoint, pki, start_all, override_fixture_flags  # noqa: F401
 
 pytestmark = pytest.mark.colony_only(reason="TLS/WS listeners are configured with Colony flags")
 

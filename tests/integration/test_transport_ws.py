@@ -14,7 +14,7 @@ import pytest
 import rawmqtt as raw
 from clients import mosquitto_pub, unique_id
 from rawws import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, HandshakeRefused, WsClient, http_request
-from transport_util import listener_port, pki, start_all, wait_for  # noqa: F401
+from transport_util import listener_port, pki, start_all, wait_for, override_fixture_flags  # noqa: F401
 
 pytestmark = pytest.mark.colony_only(reason="WebSocket listeners are configured with Colony flags")
 

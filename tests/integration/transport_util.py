@@ -15,6 +15,26 @@ KINDS = ["tcp", "tls", "ws", "wss"]
 LISTENER = {"tcp": "mqtt", "tls": "mqtts", "ws": "ws", "wss": "wss"}
 
 
+@pytest.fixture(autouse=True)
+def override_fixture_flags(monkeypatch):
+    """tests/support/broker.py always passes ``--ws-port -1``; Colony refuses a flag given twice,
+    so when a test passes its own --ws-port the fixture's one is dropped (the test's wins)."""
+    import broker as broker_mod
+
+    orig = broker_mod.Broker._spawn
+
+    def spawn(self, argv):
+        argv = list(argv)
+        for flag in ("--ws-port",):
+            idx = [i for i, a in enumerate(argv) if a == flag]
+            for i in reversed(idx[:-1]):
+                del argv[i:i + 2]
+        self.argv = argv
+        return orig(self, argv)
+
+    monkeypatch.setattr(broker_mod.Broker, "_spawn", spawn)
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     return make_pki(str(tmp_path_factory.mktemp("pki")))

@@ -10,9 +10,9 @@ or the install fails.  ``JsSub`` runs a long-lived subscriber, ``js_pub`` a one-
 import fcntl
 import json
 import os
-import queue
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -33,7 +33,7 @@ def ensure_mqttjs():
     if os.path.exists(marker) and os.path.exists(MQTT_BUNDLE):
         return NODE_DIR
     # Serialize concurrent installs (parallel ctest runs).
-    with open(os.path.join(NODE_DIR, ".install.lock"), "w") as lock:
+    with open(os.path.join(tempfile.gettempdir(), "colony-mqttjs-install.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(marker) and os.path.exists(MQTT_BUNDLE):
             return NODE_DIR
