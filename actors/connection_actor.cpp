@@ -6,6 +6,7 @@
 #include "metrics/stats.hpp"
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <random>
 
@@ -33,9 +34,14 @@ std::string make_client_id() {
 struct connection_state {
   static inline const char* name = "connection";
   connection_args args;
+  std::optional<codec::connect> pending; ///< CONNECT waiting for the authenticator
+  bool assigned = false;                 ///< the client id was assigned by the broker
 };
 
 using connection_actor_t = caf::stateful_actor<connection_state>;
+
+void hand_over(connection_actor_t* self, codec::connect& c, bool assigned);
+void on_auth_result(connection_actor_t* self, auth_outcome outcome);
 
 void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
   auto& link = *self->state.args.link;
@@ -65,30 +71,83 @@ void on_connect(connection_actor_t* self, codec::connect& c) {
                 {"has_password", c.password.has_value()}, {"has_will", c.will_message.has_value()},
                 {"address", args.link->remote_address()}});
   }
-  bool assigned = false;
+  bool& assigned = self->state.assigned;
   auto rc = validate_connect(c, args.limits, assigned);
   if (rc != reason_code::success) {
     refuse(self, c, rc);
     return;
   }
-  std::string identity = c.username.value_or("");
   if (c.props.authentication_method) {
     // Enhanced authentication methods are not offered: MQTT 5 §4.12, 0x8C.
     refuse(self, c, reason_code::bad_authentication_method);
     return;
   }
-  if (args.authenticate) {
-    auto who = args.authenticate(c, *args.link);
-    if (!who) {
-      refuse(self, c, c.username ? reason_code::bad_user_name_or_password
-                                 : reason_code::not_authorized);
-      return;
+  if (args.identity_as_username && !args.link->peer_identity().empty()) {
+    c.username = args.link->peer_identity();
+    hand_over(self, c, assigned);
+    return;
+  }
+  if (args.auth) {
+    // Park the CONNECT until the authenticator answers (possibly from an HTTP thread).
+    // A password file answers at once (handled inline below); an HTTP hook answers later
+    // from its own thread, as a message to this actor.
+    struct answer_slot {
+      std::mutex mtx;
+      bool caller_returned = false;
+      std::optional<auth_outcome> inline_outcome;
+    };
+    auto slot = std::make_shared<answer_slot>();
+    self->state.pending = std::move(c);
+    auto me = caf::actor_cast<caf::actor>(self);
+    args.auth->authenticate(*self->state.pending, *args.link, [me, slot](auth_outcome outcome) {
+      {
+        std::lock_guard<std::mutex> guard{slot->mtx};
+        if (!slot->caller_returned) {
+          slot->inline_outcome = outcome;
+          return;
+        }
+      }
+      caf::anon_send(me, auth_atom::value, static_cast<std::uint8_t>(outcome));
+    });
+    std::optional<auth_outcome> now;
+    {
+      std::lock_guard<std::mutex> guard{slot->mtx};
+      slot->caller_returned = true;
+      now = slot->inline_outcome;
     }
-    identity = *who;
-  } else if (!args.allow_anonymous && !c.username) {
+    if (now)
+      on_auth_result(self, *now);
+    return;
+  }
+  if (!args.allow_anonymous && !c.username) {
     refuse(self, c, reason_code::not_authorized);
     return;
   }
+  hand_over(self, c, assigned);
+}
+
+void on_auth_result(connection_actor_t* self, auth_outcome outcome) {
+  auto& st = self->state;
+  if (!st.pending)
+    return;
+  auto c = std::move(*st.pending);
+  st.pending.reset();
+  switch (outcome) {
+    case auth_outcome::allowed:
+      hand_over(self, c, st.assigned);
+      return;
+    case auth_outcome::bad_credentials:
+      refuse(self, c, reason_code::bad_user_name_or_password);
+      return;
+    case auth_outcome::not_authorized:
+      refuse(self, c, reason_code::not_authorized);
+      return;
+  }
+}
+
+void hand_over(connection_actor_t* self, codec::connect& c, bool assigned) {
+  auto& args = self->state.args;
+  std::string identity = c.username.value_or("");
   log::debug("connection", "client connected",
              {{"client_id", c.client_id}, {"address", args.link->remote_address()},
               {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
@@ -113,6 +172,9 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
           on_connect(self, *c);
       }
       link->batch_done();
+    },
+    [=](auth_atom, std::uint8_t outcome) {
+      on_auth_result(self, static_cast<auth_outcome>(outcome));
     },
     [=](closed_atom, std::uint64_t, const transport::close_info& info) {
       // Closed before a CONNECT was answered: no CONNECT in time, not a CONNECT first, an

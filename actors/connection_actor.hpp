@@ -15,10 +15,16 @@
 
 namespace colony::actors {
 
-/// Decides whether a CONNECT's credentials are accepted. Returns the identity to use
-/// (normally the username), or nullopt to refuse (bad user name or password).
-using authenticate_fn = std::function<std::optional<std::string>(
-  const codec::connect& c, const transport::link& link)>;
+enum class auth_outcome : std::uint8_t { allowed, bad_credentials, not_authorized };
+
+/// Decides whether a CONNECT's credentials are accepted. Calls `done` exactly once, on any
+/// thread (an HTTP hook answers from its own thread); never blocks the caller on I/O.
+class authenticator {
+public:
+  virtual ~authenticator() = default;
+  virtual void authenticate(const codec::connect& c, const transport::link& link,
+                            std::function<void(auth_outcome)> done) = 0;
+};
 
 struct connection_args {
   transport::link_ptr link;
@@ -26,7 +32,10 @@ struct connection_args {
   caf::actor registry;
   session_limits limits;
   bool allow_anonymous = true;
-  authenticate_fn authenticate; ///< may be empty: then only anonymous rules apply
+  std::shared_ptr<authenticator> auth; ///< may be null: then only anonymous rules apply
+  /// A verified TLS client certificate's identity (CN) is the username, and no password is
+  /// asked for (`--tls-use-identity-as-username`).
+  bool identity_as_username = false;
 };
 
 caf::actor spawn_connection(caf::actor_system& sys, connection_args args);

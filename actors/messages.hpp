@@ -107,6 +107,7 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
 
 } // namespace colony::actors
 

@@ -224,8 +224,8 @@ void on_attach(session_actor_t* self, attach_request& a) {
   st.env->link_ = a.req.link;
   st.env->link_id_ = a.req.link->id();
   a.req.bridge->set_target(caf::actor_cast<caf::actor>(self));
-  connection_facts facts{a.req.username, a.req.link->remote_address(), a.req.link->listener(),
-                         a.assigned_client_id};
+  connection_facts facts{a.req.username, a.req.link->remote_address(), a.req.link->remote_ip(),
+                         a.req.link->listener(), a.assigned_client_id};
   st.connected_at_ms = now_ms();
   logic.attach(a.req.packet, a.session_present, facts);
   logic.flush();

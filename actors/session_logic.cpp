@@ -312,6 +312,10 @@ void session_logic::publish_will() {
     return;
   auto w = std::move(*will_);
   will_.reset();
+  if (acl_active() && !limits_.policy->may_publish(identity(), w.topic)) {
+    log::info("session", "will denied by ACL", {{"client_id", client_id_}, {"topic", w.topic}});
+    return;
+  }
   codec::publish p;
   p.topic = std::move(w.topic);
   p.payload = std::move(w.payload);
@@ -455,6 +459,14 @@ void session_logic::handle_publish(codec::publish& p) {
     ack_code = reason_code::payload_format_invalid;
     route_it = false;
   }
+  if (route_it && acl_active() && !limits_.policy->may_publish(identity(), p.topic)) {
+    // 3.1.1 has no way to say no: the message is dropped and acknowledged as usual (the spec
+    // allows it); MQTT 5 answers 0x87 Not authorized.
+    log::debug("session", "publish denied by ACL", {{"client_id", client_id_}, {"topic", p.topic}});
+    route_it = false;
+    if (v5)
+      ack_code = reason_code::not_authorized;
+  }
   if (p.topic.front() == '$' && p.topic.compare(0, 5, "$SYS/") == 0) {
     // Clients cannot publish into the broker's own $SYS tree (MQTT 5 §4.7.2); accept and drop
     // as Mosquitto does.
@@ -574,6 +586,12 @@ void session_logic::handle_subscribe(codec::subscribe& p) {
     }
     if (!limits_.wildcard_available && filter.find_first_of("+#") != std::string::npos) {
       failure(reason_code::wildcard_subscriptions_not_supported);
+      continue;
+    }
+    if (acl_active() && !limits_.policy->may_subscribe(identity(), ts.topic_filter)) {
+      log::debug("session", "subscribe denied by ACL",
+                 {{"client_id", client_id_}, {"filter", ts.topic_filter}});
+      failure(reason_code::not_authorized); // 3.1.1: 0x80, MQTT 5: 0x87
       continue;
     }
     auto options = ts.options;
@@ -697,6 +715,8 @@ void session_logic::offer(delivery d) {
     drop("message expired");
     return;
   }
+  if (acl_active() && !limits_.policy->may_read(identity(), d.msg->topic))
+    return; // the ACL hides this topic from this client (live and retained alike)
   if (!connected_) {
     if (d.qos == 0) {
       return; // QoS 0 is not queued for offline clients (MQTT 5 §3.1.2.4: may be discarded)

@@ -6,6 +6,7 @@
 // with a link and the topic shards, and unit tests implement with recorders.
 #pragma once
 
+#include "actors/access_policy.hpp"
 #include "actors/messages.hpp"
 #include "codec/packets.hpp"
 #include "transport/link.hpp"
@@ -40,6 +41,8 @@ struct session_limits {
   bool sys_notices = true;               ///< $SYS/broker/connection/clients/<id>
   std::size_t max_topic_length = 65535;
   std::size_t max_topic_levels = 128;
+  /// ACL checks; null = everything allowed.
+  std::shared_ptr<const access_policy> policy;
 };
 
 enum class timer_kind : std::uint8_t { will_delay, session_expiry };
@@ -75,6 +78,7 @@ public:
 struct connection_facts {
   std::string username;
   std::string remote_address;
+  std::string remote_ip;
   std::string listener;
   bool assigned_client_id = false;
 };
@@ -170,6 +174,11 @@ private:
   void reset_state();
   void sys_notice(bool online);
   message_ptr make_message(codec::publish& p);
+  /// True when an ACL is configured and must be consulted.
+  bool acl_active() const { return limits_.policy && limits_.policy->active(); }
+  client_identity identity() const {
+    return client_identity{client_id_, facts_.username, facts_.remote_ip};
+  }
 
   std::string client_id_;
   std::uint64_t session_id_;

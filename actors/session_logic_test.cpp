@@ -305,7 +305,7 @@ TEST_F(SessionLogic, AttachCancelsPendingTimers) {
 }
 
 TEST_F(SessionLogic, AttachKeepsConnectionFacts) {
-  connection_facts f{"alice", "10.0.0.1:5000", "mqtt", false};
+  connection_facts f{"alice", "10.0.0.1:5000", "10.0.0.1", "mqtt", false};
   attach(v3_connect(), false, f);
   EXPECT_EQ(logic().facts().username, "alice");
   EXPECT_EQ(logic().facts().remote_address, "10.0.0.1:5000");
@@ -418,7 +418,7 @@ TEST_F(SessionLogic, V5ResponseInformationOnRequest) {
 
 TEST_F(SessionLogic, SysNoticesOnConnectAndDisconnect) {
   limits.sys_notices = true;
-  connection_facts f{"alice", "10.0.0.1:5000", "mqtt", false};
+  connection_facts f{"alice", "10.0.0.1:5000", "10.0.0.1", "mqtt", false};
   auto c = v3_connect();
   c.username = "alice";
   c.password = "secret-password";

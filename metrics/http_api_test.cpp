@@ -15,6 +15,7 @@ public:
   std::vector<subscription_view> subs;
   std::vector<std::string> kicked;
   bool down = false;
+  bool no_subs = false;
 
   outcome clients(std::vector<client_view>& out) override {
     if (down)
@@ -43,6 +44,8 @@ public:
   outcome subscriptions(std::vector<subscription_view>& out) override {
     if (down)
       return outcome::unavailable;
+    if (no_subs)
+      return outcome::unsupported;
     out = subs;
     return outcome::ok;
   }
@@ -216,6 +219,13 @@ TEST_F(router_test, subscriptions_and_stats) {
   EXPECT_EQ(j["count"], 1);
   EXPECT_EQ(call("GET", "/api/v1/stats").status, 200);
   EXPECT_EQ(call("PUT", "/api/v1/stats").status, 405);
+}
+
+TEST_F(router_test, unsupported_query_is_501) {
+  b.no_subs = true;
+  auto res = call("GET", "/api/v1/subscriptions");
+  EXPECT_EQ(res.status, 501);
+  EXPECT_EQ(body(res)["error"], "not_implemented");
 }
 
 TEST_F(router_test, unknown_paths_are_json_404) {

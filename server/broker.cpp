@@ -1,5 +1,7 @@
 #include "server/broker.hpp"
 
+#include "server/access.hpp"
+
 #include "actors/connection_actor.hpp"
 #include "actors/link_bridge.hpp"
 #include "actors/registry.hpp"
@@ -74,6 +76,7 @@ struct broker::impl {
   std::unique_ptr<transport::server> transport;
   std::unique_ptr<admin_endpoint> http;
   bool allow_anonymous = true;
+  std::shared_ptr<access_control> access;
 };
 
 broker::broker(config::settings s) : impl_(std::make_unique<impl>(std::move(s))) {}
@@ -101,15 +104,23 @@ bool broker::start() {
             {{"version", COLONY_VERSION}, {"host", s.host},
              {"allow_anonymous", d.allow_anonymous}, {"io_threads", d.plan.io},
              {"worker_threads", d.plan.workers}, {"shards", d.plan.shards}});
-  if (!d.allow_anonymous && s.password_file.empty())
-    log::warn("broker", "anonymous access is off and no password file is set: every client "
-                        "will be refused");
+  std::vector<std::string> auth_errors;
+  d.access = std::make_shared<access_control>(s, d.allow_anonymous, auth_errors);
+  if (!auth_errors.empty()) {
+    for (auto& e : auth_errors)
+      log::error("auth", "cannot load authentication files", {{"error", e}});
+    return false;
+  }
+  if (!d.allow_anonymous && !d.access->has_authentication())
+    log::warn("broker", "anonymous access is off and no password file or auth hook is set: "
+                        "every client will be refused");
 
   auto& sys = *d.system;
   for (std::size_t i = 0; i < d.plan.shards; ++i)
     d.shards.push_back(actors::spawn_topic_shard(sys, i));
   auto shards = std::make_shared<const std::vector<caf::actor>>(d.shards);
   auto limits = limits_from(s);
+  limits.policy = d.access;
   d.registry = actors::spawn_registry(sys, actors::registry_args{limits, shards});
   d.sys_publisher = actors::spawn_sys_publisher(
     sys, actors::sys_args{shards, std::chrono::seconds{s.sys_interval}, COLONY_VERSION});
@@ -163,8 +174,10 @@ bool broker::start() {
 
   auto registry = d.registry;
   auto allow_anonymous = d.allow_anonymous;
-  auto make_on_accept = [&sys, registry, limits, allow_anonymous](bool identity_as_username) {
-    return [&sys, registry, limits, allow_anonymous, identity_as_username](
+  auto access = d.access;
+  auto make_on_accept = [&sys, registry, limits, allow_anonymous,
+                         access](bool identity_as_username) {
+    return [&sys, registry, limits, allow_anonymous, access, identity_as_username](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
       actors::connection_args a;
@@ -173,17 +186,8 @@ bool broker::start() {
       a.registry = registry;
       a.limits = limits;
       a.allow_anonymous = allow_anonymous;
-      if (identity_as_username) {
-        // A verified client certificate's CN is the username; without one the usual rules.
-        a.authenticate = [allow_anonymous](const codec::connect& c, const transport::link& l)
-          -> std::optional<std::string> {
-          if (!l.peer_identity().empty())
-            return l.peer_identity();
-          if (!allow_anonymous && !c.username)
-            return std::nullopt;
-          return c.username.value_or("");
-        };
-      }
+      a.auth = access;
+      a.identity_as_username = identity_as_username;
       bridge->set_target(actors::spawn_connection(sys, std::move(a)));
       return bridge;
     };
@@ -248,6 +252,13 @@ bool broker::start() {
 void broker::reload() {
   auto& d = *impl_;
   log::info("broker", "SIGHUP received: reloading");
+  if (d.access) {
+    auto errors = d.access->reload();
+    for (auto& e : errors)
+      log::error("auth", "reload failed, the previous rules stay in force", {{"error", e}});
+    if (errors.empty())
+      log::info("auth", "password and ACL files reloaded");
+  }
   if (d.transport && !d.settings.tls_cert.empty()) {
     std::string error;
     d.transport->reload_tls(error); // logs the outcome; on failure the old certificate stays

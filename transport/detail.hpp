@@ -8,10 +8,14 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
+
 #include <sys/types.h>
 
 namespace boost::asio::ssl {

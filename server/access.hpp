@@ -1,0 +1,49 @@
+// The broker's authentication and authorization, built from configuration: the password
+// file and ACL file (reloaded on SIGHUP through config::auth_store) and the HTTP auth hook.
+// Implements the actors layer's authenticator and access_policy interfaces.
+#pragma once
+
+#include "actors/access_policy.hpp"
+#include "actors/connection_actor.hpp"
+#include "config/auth_store.hpp"
+#include "config/http_auth.hpp"
+#include "config/settings.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace colony::server {
+
+class access_control final : public actors::authenticator, public actors::access_policy {
+public:
+  /// Loads the files; on failure `errors` holds one message per problem.
+  access_control(const config::settings& s, bool allow_anonymous,
+                 std::vector<std::string>& errors);
+
+  /// SIGHUP: re-reads the files; the old rules stay when a file is broken.
+  std::vector<std::string> reload();
+
+  /// True when some authentication beyond the anonymous rule is configured.
+  bool has_authentication() const;
+
+  // -- authenticator ------------------------------------------------------------
+  void authenticate(const codec::connect& c, const transport::link& link,
+                    std::function<void(actors::auth_outcome)> done) override;
+
+  // -- access_policy ------------------------------------------------------------
+  bool active() const override;
+  bool may_publish(const actors::client_identity& who, std::string_view topic) const override;
+  bool may_subscribe(const actors::client_identity& who, std::string_view filter) const override;
+  bool may_read(const actors::client_identity& who, std::string_view topic) const override;
+
+private:
+  bool allowed(config::acl::access a, const actors::client_identity& who,
+               std::string_view topic) const;
+
+  bool allow_anonymous_;
+  config::auth_store store_;
+  std::unique_ptr<config::http_auth> http_;
+};
+
+} // namespace colony::server
