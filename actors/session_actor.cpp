@@ -1,5 +1,6 @@
 #include "actors/session_actor.hpp"
 
+#include "actors/admin_query.hpp"
 #include "actors/link_bridge.hpp"
 #include "actors/topic_shard.hpp"
 #include "metrics/log.hpp"
@@ -303,6 +304,17 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
       st.logic->kick();
       st.logic->flush();
       st.env->flush_routes();
+    },
+    [=](list_atom, subs_atom) {
+      session_subscriptions out;
+      out.client_id = self->state.logic->client_id();
+      self->state.logic->for_each_subscription(
+        [&](const std::string& filter, const std::string& group,
+            const codec::subscription_options& o, std::uint32_t id) {
+          out.items.push_back(subscription_info{filter, group, o.max_qos, o.no_local,
+                                                o.retain_as_published, o.retain_handling, id});
+        });
+      return out;
     },
     [=](list_atom) {
       auto& st = self->state;

@@ -121,6 +121,12 @@ public:
   std::uint16_t keep_alive() const noexcept { return keep_alive_; }
   const connection_facts& facts() const noexcept { return facts_; }
   std::uint64_t dropped_count() const noexcept { return dropped_; }
+  /// Calls f(topic_filter, share_group, options, subscription_id) for each subscription.
+  template <class F>
+  void for_each_subscription(F&& f) const {
+    for (const auto& [key, r] : subs_)
+      f(r.topic_filter, r.share_group, r.options, r.subscription_id);
+  }
 
 private:
   struct inflight_entry {

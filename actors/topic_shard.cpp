@@ -94,8 +94,7 @@ void on_subscribe(shard_actor* self, subscribe_request& req) {
   for (auto& sub : req.subs) {
     sub_entry e{req.session_id, sub.options, sub.subscription_id};
     if (!st.tree.subscribe(sub.topic_filter, sub.share_group, e)) {
-      ++st.refs[req.session_id];
-      metrics::stats().subscriptions.add(1);
+      ++st.refs[req.session_id]; // (subscriptions are counted by the sessions, once each)
     }
     if (!sub.send_retained)
       continue;
@@ -129,7 +128,6 @@ void on_unsubscribe(shard_actor* self, const unsubscribe_request& req) {
   for (const auto& [group, filter] : req.filters) {
     if (st.tree.unsubscribe(filter, group, req.session_id)) {
       --st.refs[req.session_id];
-      metrics::stats().subscriptions.sub(1);
     }
   }
   forget_if_unused(self, req.session_id);
@@ -137,8 +135,7 @@ void on_unsubscribe(shard_actor* self, const unsubscribe_request& req) {
 
 void on_unsubscribe_all(shard_actor* self, std::uint64_t session_id) {
   auto& st = self->state;
-  auto n = st.tree.remove_subscriber(session_id);
-  metrics::stats().subscriptions.sub(n);
+  st.tree.remove_subscriber(session_id);
   st.refs.erase(session_id);
   st.sessions.erase(session_id);
 }

@@ -305,7 +305,37 @@ bool load_json(const std::string& path, const option_table& table,
     auto text = json_to_text(key, value, *k, error);
     if (!text)
       return false;
-    tokens.push_back("--" + key + "=" + *text);
+    if (*k == kind::flag) {
+      tokens.push_back("--" + key + "=" + *text); // implicit-value flags need the '=' form
+    } else {
+      // Two tokens, so an empty string ("off" for paths) stays a value.
+      tokens.push_back("--" + key);
+      tokens.push_back(*text);
+    }
+  }
+  return true;
+}
+
+/// Boost's lexical_cast wraps "-1" into a huge unsigned number: refuse negative counts
+/// before program_options sees them.
+bool reject_negative_counts(const std::vector<std::string>& args, const option_table& table,
+                            std::string& error) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a.rfind("--", 0) != 0)
+      continue;
+    auto eq = a.find('=');
+    std::string key = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    auto k = table.kind_of(key);
+    if (!k || *k != kind::count)
+      continue;
+    std::string value = eq != std::string::npos ? a.substr(eq + 1)
+                        : i + 1 < args.size()   ? args[i + 1]
+                                                : std::string{};
+    if (!value.empty() && value.front() == '-') {
+      error = "'" + key + "': value '" + value + "' is not " + kind_name(*k);
+      return false;
+    }
   }
   return true;
 }
@@ -448,6 +478,11 @@ parse_outcome parse(int argc, const char* const* argv) {
       args, [&table](std::string_view name) { return table.takes_value(name); }, warnings);
     for (auto& w : warnings)
       std::cerr << "colony: warning: " << w << "\n";
+    if (std::string error; !reject_negative_counts(args, table, error)) {
+      std::cerr << "colony: " << error << "\n";
+      out.exit_code = 2;
+      return out;
+    }
     po::store(po::command_line_parser(args).options(desc).run(), vm);
     if (vm.count("help")) {
       std::cout << desc << "\n";

@@ -403,7 +403,7 @@ TEST(Settings, ZeroSysIntervalIsAnError) {
 
 // A count ("a non-negative integer") given as a negative flag value must be refused, as the
 // JSON path refuses it (JsonNegativeCountIsAnError), not wrapped around to 2^64 - 1.
-TEST(Settings, DISABLED_NegativeCountFlagIsAnError) {
+TEST(Settings, NegativeCountFlagIsAnError) {
   auto r = run({"--max-queued-messages=-1"});
   EXPECT_FALSE(r.outcome.run) << "max_queued_messages = " << r.outcome.value.max_queued_messages;
   EXPECT_EQ(r.outcome.exit_code, 2);
@@ -413,7 +413,7 @@ TEST(Settings, DISABLED_NegativeCountFlagIsAnError) {
 // "unix-socket": "" means "off" (the documented empty value); a file saying so explicitly is
 // valid. load_json() turns it into the token "--unix-socket=", which program_options refuses
 // ("the argument ... should follow immediately after the equal sign").
-TEST(Settings, DISABLED_EmptyStringInJsonIsAccepted) {
+TEST(Settings, EmptyStringInJsonIsAccepted) {
   temp_file f{R"({"unix-socket": "", "tls-ca": ""})"};
   auto r = run({"--config", f.path()});
   ASSERT_TRUE(r.outcome.run) << r.err;
