@@ -42,6 +42,8 @@ struct delivery {
   std::vector<std::uint32_t> subscription_ids;
   /// Shared subscription it came through ("group\x1ffilter"), empty if none.
   std::string shared_key;
+  /// Its entry in the persistent store (persistence::entry_key), 0 if it is not stored.
+  std::uint64_t seq = 0;
 };
 
 /// Deliveries for one session from one shard turn (one actor message for many deliveries).
@@ -67,6 +69,11 @@ struct subscribe_request {
   std::uint64_t session_id = 0;
   caf::actor session;
   std::vector<subscription> subs;
+  /// For the persistent store: the shard writes QoS 1/2 deliveries of a persistent session
+  /// to its queue (keyed by client id, tagged with the session's incarnation).
+  std::string client_id;
+  std::uint64_t incarnation = 0;
+  bool persistent = false;
 };
 
 struct unsubscribe_request {
@@ -108,6 +115,7 @@ using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
 
 } // namespace colony::actors
 

@@ -1,6 +1,7 @@
 #include "actors/registry.hpp"
 
 #include "actors/session_actor.hpp"
+#include "actors/topic_shard.hpp"
 #include "metrics/log.hpp"
 
 #include <unordered_map>
@@ -25,7 +26,23 @@ struct registry_state {
 
 using registry_actor = caf::stateful_actor<registry_state>;
 
-registry_state::entry& create_session(registry_actor* self, const std::string& client_id) {
+/// Deletes everything the store holds for a client id (its session ended). Late writes of
+/// shards for the ended session carry its incarnation and are dropped at the next start.
+void forget_stored(registry_actor* self, const std::string& client_id) {
+  auto& store = self->state.args.limits.store;
+  if (!store)
+    return;
+  persistence::batch b;
+  b.erase(persistence::session_key(client_id));
+  auto [qb, qe] = persistence::entry_range(client_id);
+  b.erase_range(std::move(qb), std::move(qe));
+  auto [ib, ie] = persistence::inbound_range(client_id);
+  b.erase_range(std::move(ib), std::move(ie));
+  store->submit(std::move(b));
+}
+
+registry_state::entry& create_session(registry_actor* self, const std::string& client_id,
+                                      std::shared_ptr<restored_session> restored = nullptr) {
   auto& st = self->state;
   session_spawn_args a;
   a.client_id = client_id;
@@ -33,6 +50,9 @@ registry_state::entry& create_session(registry_actor* self, const std::string& c
   a.limits = st.args.limits;
   a.shards = st.args.shards;
   a.registry = caf::actor_cast<caf::actor>(self);
+  if (a.limits.store)
+    a.incarnation = a.limits.store->next_seq();
+  a.restored = std::move(restored);
   auto session = spawn_session(self->system(), std::move(a));
   self->monitor(session);
   st.by_addr[session.address()] = client_id;
@@ -55,6 +75,7 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
     self->send(it->second.session, terminate_atom::value);
     st.by_addr.erase(it->second.session.address());
     st.sessions.erase(it);
+    forget_stored(self, client_id);
     it = st.sessions.end();
   }
   registry_state::entry* e;
@@ -83,10 +104,64 @@ void on_expired(registry_actor* self, const std::string& client_id, std::uint64_
   self->send(it->second.session, terminate_atom::value);
   st.by_addr.erase(it->second.session.address());
   st.sessions.erase(it);
+  forget_stored(self, client_id);
+}
+
+/// Brings back the sessions the store kept (before any client connects).
+void restore_sessions(registry_actor* self) {
+  auto loaded = std::move(self->state.args.loaded);
+  if (!loaded)
+    return;
+  const auto now = now_ms();
+  // A session online when the broker stopped lost its connection at the last heartbeat.
+  const auto down_since = loaded->last_alive_ms > 0 ? loaded->last_alive_ms : now;
+  std::size_t restored_count = 0, entries = 0, orphans = 0;
+  persistence::batch cleanup;
+  for (auto& rec : loaded->sessions) {
+    auto r = std::make_shared<restored_session>();
+    auto since = rec.disconnected_at_ms != 0 ? rec.disconnected_at_ms : down_since;
+    r->offline_ms = std::max<std::int64_t>(now - since, 0);
+    if (auto it = loaded->entries.find(rec.client_id); it != loaded->entries.end()) {
+      for (auto& e : it->second) {
+        if (e.incarnation == rec.incarnation) {
+          r->entries.push_back(std::move(e));
+        } else {
+          ++orphans;
+          cleanup.erase(persistence::entry_key(rec.client_id, e.seq));
+        }
+      }
+      loaded->entries.erase(it);
+    }
+    if (auto it = loaded->inbound.find(rec.client_id); it != loaded->inbound.end()) {
+      r->inbound_qos2 = std::move(it->second);
+      loaded->inbound.erase(it);
+    }
+    entries += r->entries.size();
+    auto client_id = rec.client_id;
+    r->record = std::move(rec);
+    create_session(self, client_id, std::move(r));
+    ++restored_count;
+  }
+  // Entries of sessions that no longer exist, or of replaced ones: delete them.
+  auto& store = self->state.args.limits.store;
+  for (auto& [client_id, list] : loaded->entries) {
+    orphans += list.size();
+    auto [qb, qe] = persistence::entry_range(client_id);
+    cleanup.erase_range(std::move(qb), std::move(qe));
+  }
+  for (auto& [client_id, ids] : loaded->inbound) {
+    auto [ib, ie] = persistence::inbound_range(client_id);
+    cleanup.erase_range(std::move(ib), std::move(ie));
+  }
+  if (store && !cleanup.empty())
+    store->submit(std::move(cleanup));
+  log::info("registry", "sessions restored",
+            {{"sessions", restored_count}, {"messages", entries}, {"orphans_dropped", orphans}});
 }
 
 caf::behavior registry_behavior(registry_actor* self, registry_args args) {
   self->state.args = std::move(args);
+  restore_sessions(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     auto it = st.by_addr.find(dm.source);

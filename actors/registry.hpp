@@ -13,6 +13,8 @@ namespace colony::actors {
 struct registry_args {
   session_limits limits;
   shard_list shards;
+  /// Sessions read from the persistent store, restored before the first connect.
+  std::shared_ptr<persistence::loaded_state> loaded;
 };
 
 caf::actor spawn_registry(caf::actor_system& sys, registry_args args);

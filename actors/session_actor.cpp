@@ -32,10 +32,18 @@ public:
       routes_(shards_->size()) {}
 
   void write(std::vector<std::uint8_t> bytes) override {
-    if (link_)
-      link_->write(std::move(bytes));
+    if (!link_)
+      return;
+    if (holds_ > 0) {
+      // persistence = sync: acknowledgements wait until what they promise is on disk.
+      held_.insert(held_.end(), bytes.begin(), bytes.end());
+      return;
+    }
+    link_->write(std::move(bytes));
   }
-  std::size_t queued_bytes() const override { return link_ ? link_->queued_bytes() : 0; }
+  std::size_t queued_bytes() const override {
+    return link_ ? link_->queued_bytes() + held_.size() : 0;
+  }
   void notify_when_drained() override {
     if (link_)
       link_->notify_when_drained();
@@ -45,12 +53,21 @@ public:
       link_->set_keepalive(seconds);
   }
   void close_link() override {
-    if (link_)
+    if (link_ && !held_.empty() && holds_ > 0) {
+      // The close waits for the held bytes (a final PUBACK, a DISCONNECT).
+      closing_link_ = std::move(link_);
+    } else if (link_) {
       link_->close();
+    }
     link_ = nullptr;
     link_id_ = 0;
   }
   void route(message_ptr msg) override {
+    if (msg->qos > 0 && store_sync_ && !route_hold_) {
+      // The PUBACK / PUBREC of this turn waits until the shards have stored the messages.
+      route_hold_ = true;
+      ++holds_;
+    }
     auto i = shard_of(msg->topic, shards_->size());
     routes_[i].msgs.push_back(std::move(msg));
     has_routes_ = true;
@@ -63,6 +80,32 @@ public:
   void cancel_timer(timer_kind kind) override { ++timer_gen_[static_cast<int>(kind)]; }
   void end_session() override;
   std::int64_t now_ms() const override { return actors::now_ms(); }
+  void persist(persistence::batch writes, bool hold_output) override;
+
+  /// One hold is over (writes durable, or the shards acknowledged a turn's publishes).
+  void release_hold() {
+    if (holds_ == 0 || --holds_ > 0)
+      return;
+    auto bytes = std::move(held_);
+    held_ = {};
+    if (closing_link_) {
+      if (!bytes.empty())
+        closing_link_->write(std::move(bytes));
+      closing_link_->close();
+      closing_link_ = nullptr;
+    } else if (link_ && !bytes.empty()) {
+      link_->write(std::move(bytes));
+    }
+  }
+
+  /// A new link: bytes held for the old one are not for it.
+  void reset_held() {
+    held_.clear();
+    if (closing_link_) {
+      closing_link_->close();
+      closing_link_ = nullptr;
+    }
+  }
 
   /// Sends the publishes collected this turn, one batch per shard. Each batch is a request:
   /// until every shard has taken its batch, the link's read credit is held back (see
@@ -85,6 +128,8 @@ public:
   void on_route_ack() {
     if (--unacked_routes_ > 0)
       return;
+    for (; route_holds_ > 0; --route_holds_)
+      release_hold();
     if (auto link = std::move(credit_link_)) {
       for (; deferred_credits_ > 0; --deferred_credits_)
         link->batch_done();
@@ -119,13 +164,42 @@ private:
   std::size_t unacked_routes_ = 0;
   std::size_t deferred_credits_ = 0;
   transport::link_ptr credit_link_;
+
+public:
+  // Persistence.
+  std::shared_ptr<persistence::store> store_;
+  bool store_sync_ = false;
+  std::size_t holds_ = 0;
+  bool route_hold_ = false;      ///< this turn's publishes hold the output
+  std::size_t route_holds_ = 0;  ///< holds released when every route request is acknowledged
+  std::vector<std::uint8_t> held_;
+  transport::link_ptr closing_link_;
 };
 
 session_state::~session_state() {
   logic.reset(); // the logic refers to env
 }
 
+void actor_env::persist(persistence::batch writes, bool hold_output) {
+  if (!store_)
+    return;
+  if (!hold_output) {
+    store_->submit(std::move(writes));
+    return;
+  }
+  ++holds_;
+  store_->submit(std::move(writes), [self = caf::actor_cast<caf::actor>(self_)] {
+    caf::anon_send(self, committed_atom::value);
+  });
+}
+
 void actor_env::flush_routes() {
+  if (route_hold_) {
+    // Released by on_route_ack once every route request sent so far is acknowledged
+    // (route() set it together with has_routes_, so at least one request follows).
+    route_hold_ = false;
+    ++route_holds_;
+  }
   if (!has_routes_)
     return;
   has_routes_ = false;
@@ -147,10 +221,14 @@ void actor_env::subscribe(std::vector<subscription> subs) {
   for (auto& s : subs) {
     for_each_shard_of(s.topic_filter, [&](std::size_t i) { per_shard[i].subs.push_back(s); });
   }
-  auto id = self_->state.logic->session_id();
+  auto& logic = *self_->state.logic;
+  auto id = logic.session_id();
   for (std::size_t i = 0; i < per_shard.size(); ++i) {
     if (per_shard[i].subs.empty())
       continue;
+    per_shard[i].client_id = logic.client_id();
+    per_shard[i].incarnation = logic.incarnation();
+    per_shard[i].persistent = logic.persistent();
     per_shard[i].session_id = id;
     per_shard[i].session = caf::actor_cast<caf::actor>(self_);
     self_->send((*shards_)[i], subscribe_atom::value, std::move(per_shard[i]));
@@ -222,6 +300,7 @@ void on_attach(session_actor_t* self, attach_request& a) {
     logic.flush();
   }
   st.env->attach_count_ = a.attach_count;
+  st.env->reset_held();
   st.env->link_ = a.req.link;
   st.env->link_id_ = a.req.link->id();
   a.req.bridge->set_target(caf::actor_cast<caf::actor>(self));
@@ -250,8 +329,18 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
   st.env = std::make_unique<actor_env>(self, args.shards, args.registry);
   st.logic = std::make_unique<session_logic>(args.client_id, args.session_id, args.limits,
                                              *st.env);
+  st.env->store_ = args.limits.store;
+  st.env->store_sync_ = args.limits.store
+                        && args.limits.store->mode() == persistence::durability::sync;
+  st.logic->set_incarnation(args.incarnation);
   metrics::stats().clients_total.add();
+  if (args.restored) {
+    st.logic->restore(std::move(*args.restored));
+    st.logic->flush();
+    st.env->flush_routes();
+  }
   return {
+    [=](committed_atom) { self->state.env->release_hold(); },
     [=](attach_atom, attach_request& a) { on_attach(self, a); },
     [=](packets_atom, std::uint64_t link_id, transport::packet_batch& batch) {
       auto link = self->state.env->link_;
@@ -265,6 +354,7 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
         return;
       env.link_ = nullptr;
       env.link_id_ = 0;
+      env.reset_held();
       self->state.logic->on_link_closed(info);
       self->state.env->flush_routes();
     },

@@ -16,6 +16,10 @@ struct session_spawn_args {
   session_limits limits;
   shard_list shards;
   caf::actor registry;
+  /// Store incarnation of a new session (0 when persistence is off).
+  std::uint64_t incarnation = 0;
+  /// What the store kept of this session (at start only).
+  std::shared_ptr<restored_session> restored;
 };
 
 caf::actor spawn_session(caf::actor_system& sys, session_spawn_args args);

@@ -1,5 +1,6 @@
 #include "actors/session_logic.hpp"
 
+#include "actors/persist.hpp"
 #include "codec/encoder.hpp"
 #include "codec/topic.hpp"
 #include "codec/utf8.hpp"
@@ -107,6 +108,21 @@ void session_logic::attach(const codec::connect& c, bool session_present,
     client_max_packet_size_ = 0;
   }
   env_.set_keepalive(keep_alive_);
+  if (limits_.store) {
+    if (persistent() != shards_persistent_ && !subs_.empty()) {
+      // The shards write this session's messages to the store only while it is persistent.
+      std::vector<subscription> again;
+      for (const auto& [key, r] : subs_)
+        again.push_back(subscription{r.topic_filter, r.share_group, r.options, r.subscription_id,
+                                     false});
+      shards_persistent_ = persistent();
+      env_.subscribe(std::move(again));
+    }
+    if (persistent())
+      save_session();
+    else
+      writes_.erase(persistence::session_key(client_id_));
+  }
 
   codec::connack ack;
   ack.session_present = session_present;
@@ -174,8 +190,14 @@ void session_logic::shut_down() {
   flush();
   env_.close_link();
   // A broker shutdown is not the client's fault; mosquitto keeps wills for this case too,
-  // but publishing it would reach no one once every session is gone.
+  // but publishing it would reach no one once every session is gone. A persistent session
+  // is stored as offline since now, without its will (a restart does not publish it; a
+  // crash, which leaves the session stored as online, does).
   connected_ = false;
+  disconnected_at_ms_ = env_.now_ms();
+  will_.reset();
+  will_due_ms_ = 0;
+  save_session();
   metrics::stats().clients_connected.sub();
   metrics::events().connections_by_listener.sub(facts_.listener);
   metrics::events().disconnects.add("server shutdown");
@@ -223,6 +245,7 @@ void session_logic::lost_connection(bool with_will, const char* reason) {
     for (auto it = inflight_.begin(); it != inflight_.end();) {
       if (!it->second.d.shared_key.empty()
           && it->second.at != inflight_entry::stage::await_pubcomp) {
+        forget(it->second.d);
         shared.push_back(std::move(it->second.d));
         it = inflight_.erase(it);
       } else {
@@ -231,6 +254,7 @@ void session_logic::lost_connection(bool with_will, const char* reason) {
     }
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (!it->shared_key.empty()) {
+        forget(*it);
         shared.push_back(std::move(*it));
         it = pending_.erase(it);
       } else {
@@ -246,13 +270,18 @@ void session_logic::lost_connection(bool with_will, const char* reason) {
     // MQTT 5 §3.1.3.2.2: published after min(will delay, session expiry).
     if (session_expiry_ != never_expires)
       will_delay = std::min(will_delay, session_expiry_);
-    if (will_delay == 0)
+    if (will_delay == 0) {
       publish_will();
-    else
+    } else {
       env_.start_timer(timer_kind::will_delay, std::chrono::seconds{will_delay});
+      will_due_ms_ = env_.now_ms() + std::int64_t{will_delay} * 1000;
+    }
   } else {
     will_.reset();
+    will_due_ms_ = 0;
   }
+  disconnected_at_ms_ = env_.now_ms();
+  save_session();
   if (session_expiry_ == 0) {
     end_now();
   } else if (session_expiry_ != never_expires) {
@@ -305,6 +334,16 @@ void session_logic::reset_state() {
   inbound_qos2_.clear();
   has_shared_ = false;
   ended_ = false;
+  if (limits_.store) {
+    // What the store holds for the ended session goes; a new incarnation keeps late writes
+    // of the shards for the old one from being taken for the new one's.
+    auto [qb, qe] = persistence::entry_range(client_id_);
+    writes_.erase_range(std::move(qb), std::move(qe));
+    auto [ib, ie] = persistence::inbound_range(client_id_);
+    writes_.erase_range(std::move(ib), std::move(ie));
+    incarnation_ = limits_.store->next_seq();
+    save_session();
+  }
 }
 
 void session_logic::publish_will() {
@@ -312,6 +351,8 @@ void session_logic::publish_will() {
     return;
   auto w = std::move(*will_);
   will_.reset();
+  will_due_ms_ = 0;
+  save_session();
   if (acl_active() && !limits_.policy->may_publish(identity(), w.topic)) {
     log::info("session", "will denied by ACL", {{"client_id", client_id_}, {"topic", w.topic}});
     return;
@@ -491,8 +532,14 @@ void session_logic::handle_publish(codec::publish& p) {
   if (qos == 1) {
     send(codec::puback{packet_id, ack_code, {}});
   } else if (qos == 2) {
-    if (!is_error(ack_code))
+    if (!is_error(ack_code)) {
       inbound_qos2_.insert(packet_id);
+      if (persistent()) {
+        // MQTT-4.3.3-9 across a restart: the id is kept until PUBREL, and PUBREC waits for it.
+        writes_.put(persistence::inbound_key(client_id_, packet_id), {});
+        hold_until_durable();
+      }
+    }
     send(codec::pubrec{packet_id, ack_code, {}});
   }
 }
@@ -501,6 +548,7 @@ void session_logic::handle_puback(const codec::puback& p) {
   auto it = inflight_.find(p.packet_id);
   if (it == inflight_.end() || it->second.at != inflight_entry::stage::await_puback)
     return; // unknown id: nothing to release (MQTT 5 §4.3.2 allows ignoring it)
+  forget(it->second.d);
   inflight_.erase(it);
   pump();
 }
@@ -516,16 +564,21 @@ void session_logic::handle_pubrec(const codec::pubrec& p) {
   }
   if (is_error(p.code)) {
     // MQTT 5 §4.3.3: a PUBREC with an error ends the exchange.
+    forget(it->second.d);
     inflight_.erase(it);
     pump();
     return;
   }
   it->second.at = inflight_entry::stage::await_pubcomp;
+  // After a restart the broker must go on with PUBREL, not send the message again.
+  save_stage(it->second.d, p.packet_id, persistence::entry_stage::await_pubcomp);
   send(codec::pubrel{p.packet_id, reason_code::success, {}});
 }
 
 void session_logic::handle_pubrel(const codec::pubrel& p) {
   bool known = inbound_qos2_.erase(p.packet_id) > 0;
+  if (known && persistent())
+    writes_.erase(persistence::inbound_key(client_id_, p.packet_id));
   send(codec::pubcomp{p.packet_id,
                       known || version_ != protocol_version::v5
                         ? reason_code::success
@@ -537,6 +590,7 @@ void session_logic::handle_pubcomp(const codec::pubcomp& p) {
   auto it = inflight_.find(p.packet_id);
   if (it == inflight_.end() || it->second.at != inflight_entry::stage::await_pubcomp)
     return;
+  forget(it->second.d);
   inflight_.erase(it);
   pump();
 }
@@ -603,6 +657,7 @@ void session_logic::handle_subscribe(codec::subscribe& p) {
     subs_[key] = sub_record{filter, group, options, sub_id};
     if (!existed)
       metrics::stats().subscriptions.add();
+    save_session();
     if (!group.empty())
       has_shared_ = true;
     subscription s;
@@ -639,6 +694,7 @@ void session_logic::handle_unsubscribe(const codec::unsubscribe& p) {
     }
     subs_.erase(it);
     metrics::stats().subscriptions.sub();
+    save_session();
     removed.emplace_back(std::move(group), std::move(filter));
     ack.codes.push_back(reason_code::success);
   }
@@ -689,6 +745,28 @@ void session_logic::send(const codec::packet& p) {
 }
 
 void session_logic::flush() {
+  if (session_dirty_) {
+    session_dirty_ = false;
+    if (persistent()) {
+      persistence::stored_session r;
+      r.version = static_cast<std::uint8_t>(version_);
+      r.session_expiry = session_expiry_;
+      r.incarnation = incarnation_;
+      r.disconnected_at_ms = connected_ ? 0 : disconnected_at_ms_;
+      r.subscriptions.reserve(subs_.size());
+      for (const auto& [key, sub] : subs_)
+        r.subscriptions.push_back(persistence::stored_subscription{
+          sub.topic_filter, sub.share_group, sub.options, sub.subscription_id});
+      r.will = will_;
+      r.will_due_ms = will_due_ms_;
+      writes_.put(persistence::session_key(client_id_), persistence::encode(r));
+    }
+  }
+  if (!writes_.empty()) {
+    env_.persist(std::move(writes_), hold_);
+    writes_ = persistence::batch{};
+  }
+  hold_ = false;
   if (out_.empty())
     return;
   metrics::stats().bytes_sent.add(out_.size());
@@ -712,11 +790,13 @@ void session_logic::on_deliveries(delivery_batch& batch) {
 
 void session_logic::offer(delivery d) {
   if (d.msg->expires_at_ms != 0 && d.msg->expires_at_ms <= env_.now_ms()) {
-    drop("message expired");
+    drop(d, "message expired");
     return;
   }
-  if (acl_active() && !limits_.policy->may_read(identity(), d.msg->topic))
+  if (acl_active() && !limits_.policy->may_read(identity(), d.msg->topic)) {
+    forget(d);
     return; // the ACL hides this topic from this client (live and retained alike)
+  }
   if (!connected_) {
     if (d.qos == 0) {
       return; // QoS 0 is not queued for offline clients (MQTT 5 §3.1.2.4: may be discarded)
@@ -741,16 +821,41 @@ void session_logic::offer(delivery d) {
   if (send_publish(d, id, false)) {
     auto stage = d.qos == 1 ? inflight_entry::stage::await_puback
                             : inflight_entry::stage::await_pubrec;
+    if (d.qos == 2)
+      save_stage(d, id, persistence::entry_stage::await_pubrec);
     inflight_.emplace(id, inflight_entry{std::move(d), ++seq_, stage});
+  } else {
+    forget(d);
   }
 }
 
 void session_logic::enqueue(delivery d) {
   if (pending_.size() >= limits_.max_queued_messages) {
-    drop("session queue full");
+    drop(d, "session queue full");
     return;
   }
   pending_.push_back(std::move(d));
+}
+
+void session_logic::drop(const delivery& d, const char* why) {
+  forget(d);
+  drop(why);
+}
+
+void session_logic::forget(const delivery& d) {
+  if (d.seq != 0 && limits_.store)
+    writes_.erase(persistence::entry_key(client_id_, d.seq));
+}
+
+void session_logic::save_stage(const delivery& d, std::uint16_t packet_id,
+                               persistence::entry_stage stage) {
+  if (d.seq == 0 || !limits_.store)
+    return;
+  writes_.put(persistence::entry_key(client_id_, d.seq),
+              persistence::encode(to_entry(d, incarnation_, packet_id, stage)));
+  // The client may only see this packet id once it survives a crash: otherwise a restart
+  // would send the message again under another id (a QoS 2 duplicate).
+  hold_until_durable();
 }
 
 void session_logic::drop(const char* why) {
@@ -775,14 +880,18 @@ void session_logic::pump() {
     auto d = std::move(pending_.front());
     pending_.pop_front();
     if (d.msg->expires_at_ms != 0 && d.msg->expires_at_ms <= env_.now_ms()) {
-      drop("message expired");
+      drop(d, "message expired");
       continue;
     }
     auto id = next_packet_id();
     if (send_publish(d, id, false)) {
       auto stage = d.qos == 1 ? inflight_entry::stage::await_puback
                               : inflight_entry::stage::await_pubrec;
+      if (d.qos == 2)
+        save_stage(d, id, persistence::entry_stage::await_pubrec);
       inflight_.emplace(id, inflight_entry{std::move(d), ++seq_, stage});
+    } else {
+      forget(d);
     }
   }
 }
@@ -870,8 +979,82 @@ void session_logic::resend_inflight() {
       send(codec::pubrel{id, reason_code::success, {}}); // MQTT-4.4.0-1
     } else if (!send_publish(e.d, id, true)) { // DUP=1 on re-delivery (MQTT-3.3.1-1)
       // Too large for the reconnected client: dropped as if delivered (MQTT-3.1.2-25).
+      forget(e.d);
       inflight_.erase(id);
     }
+  }
+}
+
+// -- persistence ------------------------------------------------------------------
+
+void session_logic::restore(restored_session&& r) {
+  auto& rec = r.record;
+  const auto now = env_.now_ms();
+  version_ = static_cast<protocol_version>(rec.version);
+  session_expiry_ = rec.session_expiry;
+  session_expiry_was_zero_ = false;
+  incarnation_ = rec.incarnation;
+  connected_ = false;
+  std::vector<subscription> subs;
+  for (auto& s : rec.subscriptions) {
+    auto key = sub_key(s.share_group, s.topic_filter);
+    if (!subs_.emplace(key, sub_record{s.topic_filter, s.share_group, s.options,
+                                       s.subscription_id})
+           .second)
+      continue;
+    metrics::stats().subscriptions.add();
+    if (!s.share_group.empty())
+      has_shared_ = true;
+    subs.push_back(subscription{std::move(s.topic_filter), std::move(s.share_group), s.options,
+                                s.subscription_id, false});
+  }
+  shards_persistent_ = persistent();
+  if (!subs.empty())
+    env_.subscribe(std::move(subs));
+  if (has_shared_)
+    env_.set_online(false);
+  for (auto& e : r.entries) {
+    auto stage = e.stage;
+    auto id = e.packet_id;
+    auto d = from_entry(std::move(e));
+    if (stage == persistence::entry_stage::queued || inflight_.count(id) > 0) {
+      pending_.push_back(std::move(d));
+      continue;
+    }
+    auto at = stage == persistence::entry_stage::await_puback ? inflight_entry::stage::await_puback
+              : stage == persistence::entry_stage::await_pubrec
+                ? inflight_entry::stage::await_pubrec
+                : inflight_entry::stage::await_pubcomp;
+    inflight_.emplace(id, inflight_entry{std::move(d), ++seq_, at});
+    last_packet_id_ = std::max(last_packet_id_, id);
+  }
+  inbound_qos2_.insert(r.inbound_qos2.begin(), r.inbound_qos2.end());
+  // The client has been away since it disconnected, or since the broker stopped.
+  disconnected_at_ms_ = now - r.offline_ms;
+  will_ = std::move(rec.will);
+  if (will_) {
+    auto due = rec.will_due_ms;
+    if (rec.disconnected_at_ms == 0) {
+      // Online when the broker stopped: the connection ended then (MQTT-3.1.2-8).
+      std::uint32_t delay = will_->props.will_delay_interval.value_or(0);
+      if (session_expiry_ != never_expires)
+        delay = std::min(delay, session_expiry_);
+      due = disconnected_at_ms_ + std::int64_t{delay} * 1000;
+    }
+    if (due <= now) {
+      publish_will();
+    } else {
+      will_due_ms_ = due;
+      env_.start_timer(timer_kind::will_delay, std::chrono::milliseconds{due - now});
+    }
+  }
+  save_session();
+  if (session_expiry_ != never_expires) {
+    auto left = std::int64_t{session_expiry_} * 1000 - r.offline_ms;
+    if (left <= 0)
+      end_now();
+    else
+      env_.start_timer(timer_kind::session_expiry, std::chrono::milliseconds{left});
   }
 }
 

@@ -9,6 +9,7 @@
 #include "actors/access_policy.hpp"
 #include "actors/messages.hpp"
 #include "codec/packets.hpp"
+#include "persistence/store.hpp"
 #include "transport/link.hpp"
 
 #include <chrono>
@@ -43,6 +44,8 @@ struct session_limits {
   std::size_t max_topic_levels = 128;
   /// ACL checks; null = everything allowed.
   std::shared_ptr<const access_policy> policy;
+  /// The persistent store; null when persistence is off.
+  std::shared_ptr<persistence::store> store;
 };
 
 enum class timer_kind : std::uint8_t { will_delay, session_expiry };
@@ -72,6 +75,21 @@ public:
   /// and tears down.
   virtual void end_session() = 0;
   virtual std::int64_t now_ms() const = 0;
+  /// Hands store writes to the store. With `hold_output`, bytes written from now on are
+  /// held back until the writes are durable (persistence = sync).
+  virtual void persist(persistence::batch writes, bool hold_output) {
+    (void)writes;
+    (void)hold_output;
+  }
+};
+
+/// What the store kept of a session, for restore() at start.
+struct restored_session {
+  persistence::stored_session record;
+  std::vector<persistence::stored_entry> entries; ///< of this incarnation, in seq order
+  std::vector<std::uint16_t> inbound_qos2;
+  /// Milliseconds the client has been offline (downtime included).
+  std::int64_t offline_ms = 0;
 };
 
 /// Who is attached: facts from the connection, for $SYS notices, logs and the admin API.
@@ -105,8 +123,20 @@ public:
   /// An administrator disconnects the client (0x98 for MQTT 5).
   void kick();
 
-  /// Sends what the last calls encoded (one write per turn).
+  /// Sends what the last calls encoded (one write per turn), after handing what they
+  /// changed to the store.
   void flush();
+
+  /// Rebuilds an offline session from the store (at start). Subscriptions go back to the
+  /// shards, queued and in-flight messages wait for the client, timers restart with what
+  /// is left of them.
+  void restore(restored_session&& r);
+
+  /// The number that tags this session's store entries (see persistence::stored_session).
+  void set_incarnation(std::uint64_t n) noexcept { incarnation_ = n; }
+  std::uint64_t incarnation() const noexcept { return incarnation_; }
+  /// True when the store keeps this session (persistence on, session expiry not 0).
+  bool persistent() const noexcept { return limits_.store && session_expiry_ != 0; }
 
   // -- observers --------------------------------------------------------------
 
@@ -169,6 +199,22 @@ private:
   void resend_inflight();
   void enqueue(delivery d);
   void drop(const char* why);
+  /// Drops `d` and its store entry.
+  void drop(const delivery& d, const char* why);
+
+  // -- persistence ----------------------------------------------------------------
+  /// The session record (subscriptions, expiry, will) changed: flush() writes it if the
+  /// session is persistent.
+  void save_session() { session_dirty_ = limits_.store != nullptr; }
+  /// Forgets the store entry of a delivery that leaves this session unacknowledged or done.
+  void forget(const delivery& d);
+  /// Records the packet id and stage of an outbound QoS 2 message (held until durable).
+  void save_stage(const delivery& d, std::uint16_t packet_id, persistence::entry_stage stage);
+  /// In sync mode, what is sent from now on waits for the pending writes.
+  void hold_until_durable() {
+    if (limits_.store && limits_.store->mode() == persistence::durability::sync)
+      hold_ = true;
+  }
 
   // -- connection lifecycle -----------------------------------------------------
   /// Closes with a reason: MQTT 5 DISCONNECT first; then as an abnormal loss (will published).
@@ -221,6 +267,17 @@ private:
   bool drop_logged_ = false;
   bool waiting_for_drain_ = false;
   bool has_shared_ = false;
+
+  // Persistence.
+  std::uint64_t incarnation_ = 0;
+  persistence::batch writes_;
+  bool hold_ = false;
+  bool session_dirty_ = false;
+  std::int64_t disconnected_at_ms_ = 0;
+  /// The persistence flag the shards have for this session's subscriptions.
+  bool shards_persistent_ = false;
+  /// Wall-clock ms when the will is due (a delayed will), 0 = none pending.
+  std::int64_t will_due_ms_ = 0;
 };
 
 } // namespace colony::actors

@@ -1,5 +1,6 @@
 #include "actors/topic_shard.hpp"
 
+#include "actors/persist.hpp"
 #include "actors/retained_store.hpp"
 #include "actors/subscription_tree.hpp"
 #include "metrics/stats.hpp"
@@ -33,7 +34,18 @@ struct shard_state {
   std::size_t index = 0;
   subscription_tree tree;
   retained_store retained;
-  std::unordered_map<std::uint64_t, caf::actor> sessions;
+  struct session_ref {
+    caf::actor actor;
+    std::string client_id;
+    std::uint64_t incarnation = 0;
+    bool persistent = false;
+  };
+  std::unordered_map<std::uint64_t, session_ref> sessions;
+  // Persistence: writes of this turn, and route requests waiting for them to be durable.
+  std::shared_ptr<persistence::store> store;
+  persistence::batch writes;
+  std::unordered_map<std::uint64_t, caf::response_promise> waiting;
+  std::uint64_t next_token = 0;
   std::unordered_map<std::uint64_t, std::size_t> refs; // subscriptions per session
   // Scratch space reused across turns.
   std::vector<sub_match> matches;
@@ -59,9 +71,52 @@ void flush(shard_actor* self) {
     if (batch.items.empty())
       continue;
     if (auto it = st.sessions.find(id); it != st.sessions.end())
-      self->send(it->second, deliver_atom::value, std::move(batch));
+      self->send(it->second.actor, deliver_atom::value, std::move(batch));
   }
   st.out.clear();
+}
+
+/// Queues a QoS 1/2 delivery to a persistent session in the store (its entry key is
+/// client id + a new seq; the session deletes it once the client has acknowledged it).
+void persist_delivery(shard_state& st, std::uint64_t session_id, delivery& d) {
+  if (!st.store || d.qos == 0)
+    return;
+  auto it = st.sessions.find(session_id);
+  if (it == st.sessions.end() || !it->second.persistent)
+    return;
+  d.seq = st.store->next_seq();
+  st.writes.put(persistence::entry_key(it->second.client_id, d.seq),
+                persistence::encode(to_entry(d, it->second.incarnation, 0,
+                                             persistence::entry_stage::queued)));
+}
+
+void persist_retained(shard_state& st, const message_ptr& msg) {
+  if (!st.store || msg->topic.compare(0, 5, "$SYS/") == 0)
+    return; // the broker's own $SYS messages are made anew at start
+  if (msg->payload.empty())
+    st.writes.erase(persistence::retained_key(msg->topic));
+  else
+    st.writes.put(persistence::retained_key(msg->topic), persistence::encode(to_stored(*msg)));
+}
+
+/// Submits this turn's writes (there are some). For a request, returns a promise that is
+/// kept until they are applied (durable in sync mode); for a plain message, nothing waits.
+caf::result<void> commit(shard_actor* self) {
+  auto& st = self->state;
+  auto* current = self->current_mailbox_element();
+  if (current == nullptr || !current->mid.is_request()) {
+    st.store->submit(std::move(st.writes));
+    st.writes = persistence::batch{};
+    return caf::unit;
+  }
+  auto rp = self->make_response_promise();
+  auto token = ++st.next_token;
+  st.waiting.emplace(token, rp);
+  st.store->submit(std::move(st.writes), [me = caf::actor_cast<caf::actor>(self), token] {
+    caf::anon_send(me, committed_atom::value, token);
+  });
+  st.writes = persistence::batch{};
+  return rp;
 }
 
 void on_publish(shard_actor* self, const publish_batch& batch) {
@@ -69,6 +124,7 @@ void on_publish(shard_actor* self, const publish_batch& batch) {
   auto now = now_ms();
   for (const auto& msg : batch.msgs) {
     if (msg->retain) {
+      persist_retained(st, msg);
       int delta = st.retained.put(msg);
       if (delta > 0)
         metrics::stats().retained_messages.add(1);
@@ -79,15 +135,18 @@ void on_publish(shard_actor* self, const publish_batch& batch) {
       continue;
     st.matches.clear();
     st.tree.match(msg->topic, msg->origin_session, st.matches);
-    for (const auto& m : st.matches)
-      st.out[m.subscriber].items.push_back(make_delivery(msg, m));
+    for (const auto& m : st.matches) {
+      auto& items = st.out[m.subscriber].items;
+      items.push_back(make_delivery(msg, m));
+      persist_delivery(st, m.subscriber, items.back());
+    }
   }
-  flush(self);
 }
 
 void on_subscribe(shard_actor* self, subscribe_request& req) {
   auto& st = self->state;
-  st.sessions[req.session_id] = req.session;
+  st.sessions[req.session_id] = shard_state::session_ref{req.session, req.client_id,
+                                                         req.incarnation, req.persistent};
   std::vector<message_ptr> found;
   delivery_batch retained;
   auto now = now_ms();
@@ -107,9 +166,12 @@ void on_subscribe(shard_actor* self, subscribe_request& req) {
       d.retain = true; // MQTT-3.3.1-6: retained messages sent on subscribe carry RETAIN=1
       if (sub.subscription_id != 0)
         d.subscription_ids.push_back(sub.subscription_id);
+      persist_delivery(st, req.session_id, d);
       retained.items.push_back(std::move(d));
     }
   }
+  if (!st.writes.empty())
+    commit(self); // submitted before the session can see (and acknowledge) the messages
   if (!retained.items.empty())
     self->send(req.session, deliver_atom::value, std::move(retained));
 }
@@ -151,16 +213,46 @@ void on_redistribute(shard_actor* self, std::uint64_t from, delivery_batch& batc
     if (!st.tree.pick_shared(std::string_view{d.shared_key}.substr(0, sep),
                              std::string_view{d.shared_key}.substr(sep + 1), from, m))
       continue;
-    st.out[m.subscriber].items.push_back(make_delivery(d.msg, m));
+    auto& items = st.out[m.subscriber].items;
+    items.push_back(make_delivery(d.msg, m));
+    persist_delivery(st, m.subscriber, items.back());
   }
+  if (!st.writes.empty())
+    commit(self);
   flush(self);
 }
 
-caf::behavior shard_behavior(shard_actor* self, std::size_t index) {
-  self->state.index = index;
+caf::behavior shard_behavior(shard_actor* self, shard_args args) {
+  auto& st = self->state;
+  st.index = args.index;
+  st.store = std::move(args.store);
+  for (auto& msg : args.retained) {
+    if (st.retained.put(msg) > 0)
+      metrics::stats().retained_messages.add(1);
+  }
   return {
-    [=](route_atom, const publish_batch& batch) { on_publish(self, batch); },
-    [=](subscribe_atom, subscribe_request& req) { on_subscribe(self, req); },
+    [=](route_atom, const publish_batch& batch) -> caf::result<void> {
+      on_publish(self, batch);
+      if (self->state.writes.empty()) {
+        flush(self);
+        return caf::unit;
+      }
+      // The writes go to the store before the sessions see the deliveries: an acknowledgement
+      // (a delete) can never overtake the write it deletes.
+      auto result = commit(self);
+      flush(self);
+      return result;
+    },
+    [=](committed_atom, std::uint64_t token) {
+      auto& waiting = self->state.waiting;
+      if (auto it = waiting.find(token); it != waiting.end()) {
+        it->second.deliver(caf::unit);
+        waiting.erase(it);
+      }
+    },
+    [=](subscribe_atom, subscribe_request& req) {
+      on_subscribe(self, req);
+    },
     [=](unsub_atom, const unsubscribe_request& req) { on_unsubscribe(self, req); },
     [=](unsub_all_atom, std::uint64_t session_id) { on_unsubscribe_all(self, session_id); },
     [=](online_atom, std::uint64_t session_id, bool online) {
@@ -174,8 +266,8 @@ caf::behavior shard_behavior(shard_actor* self, std::size_t index) {
 
 } // namespace
 
-caf::actor spawn_topic_shard(caf::actor_system& sys, std::size_t index) {
-  return sys.spawn(shard_behavior, index);
+caf::actor spawn_topic_shard(caf::actor_system& sys, shard_args args) {
+  return sys.spawn(shard_behavior, std::move(args));
 }
 
 } // namespace colony::actors

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "persistence/store.hpp"
 
 #include <caf/all.hpp>
 
@@ -11,8 +12,16 @@
 
 namespace colony::actors {
 
-/// Spawns a shard. `index` is its number (for logs and metrics).
-caf::actor spawn_topic_shard(caf::actor_system& sys, std::size_t index);
+struct shard_args {
+  std::size_t index = 0; ///< its number (for logs and metrics)
+  /// Where QoS 1/2 deliveries to persistent sessions and retained messages are written;
+  /// null when persistence is off.
+  std::shared_ptr<persistence::store> store;
+  /// Retained messages read from the store at start (those this shard owns).
+  std::vector<message_ptr> retained;
+};
+
+caf::actor spawn_topic_shard(caf::actor_system& sys, shard_args args);
 
 /// The shard that owns `topic`: a hash of its first level.
 std::size_t shard_of(std::string_view topic, std::size_t shard_count) noexcept;

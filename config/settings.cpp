@@ -444,9 +444,6 @@ std::vector<std::string> validate(const settings& s) {
                        + " is out of range (expected 0 .. 65535)");
   if (s.persistence != "off" && s.persistence != "async" && s.persistence != "sync")
     problems.push_back("'persistence': '" + s.persistence + "' is not one of off, async, sync");
-  if (s.persistence != "off")
-    problems.push_back("'persistence': '" + s.persistence
-                       + "' is not available in this build yet (only 'off')");
   static const char* levels[] = {"trace", "debug", "info", "warn", "warning", "error", "off"};
   if (std::find(std::begin(levels), std::end(levels), s.log_level) == std::end(levels))
     problems.push_back("'log-level': '" + s.log_level

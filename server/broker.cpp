@@ -4,12 +4,14 @@
 
 #include "actors/connection_actor.hpp"
 #include "actors/link_bridge.hpp"
+#include "actors/persist.hpp"
 #include "actors/registry.hpp"
 #include "actors/sys_publisher.hpp"
 #include "actors/topic_shard.hpp"
 #include "metrics/log.hpp"
 #include "metrics/readiness.hpp"
 #include "metrics/stats.hpp"
+#include "persistence/store.hpp"
 #include "server/admin_api.hpp"
 #include "transport/server.hpp"
 
@@ -77,7 +79,36 @@ struct broker::impl {
   std::unique_ptr<admin_endpoint> http;
   bool allow_anonymous = true;
   std::shared_ptr<access_control> access;
+  std::shared_ptr<persistence::store> store;
 };
+
+/// Opens the store and reads it back; null when persistence is off. Throws on an unusable
+/// data directory.
+std::shared_ptr<persistence::store> open_store(const config::settings& s,
+                                               persistence::loaded_state& loaded) {
+  auto mode = persistence::parse_durability(s.persistence).value_or(persistence::durability::off);
+  if (mode == persistence::durability::off)
+    return nullptr;
+  metrics::ready_state().set("store", false);
+  auto store = persistence::store::open(s.data_dir, mode,
+                                        std::chrono::seconds{s.persistence_interval});
+  loaded = store->load();
+  const auto& report = store->report();
+  for (const auto& note : report.notes)
+    log::warn("store", "damaged store", {{"data_dir", s.data_dir}, {"detail", note}});
+  if (!report.moved_aside_to.empty())
+    log::error("store", "the store could not be repaired: moved aside, starting empty",
+               {{"data_dir", s.data_dir}, {"moved_to", report.moved_aside_to}});
+  else if (report.repaired)
+    log::warn("store", "the store was repaired", {{"data_dir", s.data_dir}});
+  if (loaded.dropped > 0)
+    log::warn("store", "dropped records that do not decode", {{"records", loaded.dropped}});
+  log::info("store", "store open",
+            {{"data_dir", s.data_dir}, {"persistence", s.persistence},
+             {"sessions", loaded.sessions.size()}, {"retained", loaded.retained.size()}});
+  metrics::ready_state().set("store", true);
+  return store;
+}
 
 broker::broker(config::settings s) : impl_(std::make_unique<impl>(std::move(s))) {}
 
@@ -115,13 +146,31 @@ bool broker::start() {
     log::warn("broker", "anonymous access is off and no password file or auth hook is set: "
                         "every client will be refused");
 
+  auto loaded = std::make_shared<persistence::loaded_state>();
+  try {
+    d.store = open_store(s, *loaded);
+  } catch (const std::exception& e) {
+    log::error("store", "cannot open the store", {{"data_dir", s.data_dir}, {"error", e.what()}});
+    return false;
+  }
   auto& sys = *d.system;
-  for (std::size_t i = 0; i < d.plan.shards; ++i)
-    d.shards.push_back(actors::spawn_topic_shard(sys, i));
+  std::vector<actors::shard_args> shard_setup(d.plan.shards);
+  for (auto& m : loaded->retained) {
+    auto i = actors::shard_of(m.topic, d.plan.shards);
+    shard_setup[i].retained.push_back(actors::from_stored(std::move(m)));
+  }
+  loaded->retained.clear();
+  for (std::size_t i = 0; i < d.plan.shards; ++i) {
+    shard_setup[i].index = i;
+    shard_setup[i].store = d.store;
+    d.shards.push_back(actors::spawn_topic_shard(sys, std::move(shard_setup[i])));
+  }
   auto shards = std::make_shared<const std::vector<caf::actor>>(d.shards);
   auto limits = limits_from(s);
   limits.policy = d.access;
-  d.registry = actors::spawn_registry(sys, actors::registry_args{limits, shards});
+  limits.store = d.store;
+  d.registry = actors::spawn_registry(
+    sys, actors::registry_args{limits, shards, d.store ? loaded : nullptr});
   d.sys_publisher = actors::spawn_sys_publisher(
     sys, actors::sys_args{shards, std::chrono::seconds{s.sys_interval}, COLONY_VERSION});
 
@@ -297,6 +346,10 @@ void broker::stop() {
   d.system.reset(); // waits for every actor
   // Sessions held links until now; the links' sockets need the I/O contexts alive.
   d.transport.reset();
+  if (d.store) {
+    d.store->close(); // what the actors wrote last, then fsync
+    d.store.reset();
+  }
   log::info("broker", "stopped");
 }
 
