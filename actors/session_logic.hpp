@@ -28,6 +28,8 @@ namespace colony::actors {
 struct session_limits {
   std::size_t max_inflight = 20;          ///< outbound unacknowledged QoS 1/2 per session
   std::size_t max_queued_messages = 1000; ///< pending QoS 1/2 per session (online or offline)
+  /// With persistence: pending messages kept in memory; more stay in the store only.
+  std::size_t max_queued_in_memory = 1000;
   std::size_t max_write_buffer = 1024 * 1024; ///< outgoing bytes before QoS 0 is dropped
   std::uint16_t receive_maximum = 1024;   ///< inbound QoS 2 awaiting PUBREL (MQTT 5)
   std::uint16_t topic_alias_maximum = 64; ///< client -> server aliases accepted (MQTT 5)
@@ -88,6 +90,9 @@ struct restored_session {
   persistence::stored_session record;
   std::vector<persistence::stored_entry> entries; ///< of this incarnation, in seq order
   std::vector<std::uint16_t> inbound_qos2;
+  /// Entries left in the store (not read at start), and the lowest seq among them.
+  std::size_t spilled = 0;
+  std::uint64_t spill_from_seq = 0;
   /// Milliseconds the client has been offline (downtime included).
   std::int64_t offline_ms = 0;
 };
@@ -146,7 +151,7 @@ public:
   std::uint64_t session_id() const noexcept { return session_id_; }
   codec::protocol_version version() const noexcept { return version_; }
   std::size_t inflight_count() const noexcept { return inflight_.size(); }
-  std::size_t queued_count() const noexcept { return pending_.size(); }
+  std::size_t queued_count() const noexcept { return pending_.size() + spilled_; }
   std::size_t subscription_count() const noexcept { return subs_.size(); }
   std::uint16_t keep_alive() const noexcept { return keep_alive_; }
   const connection_facts& facts() const noexcept { return facts_; }
@@ -198,6 +203,8 @@ private:
   std::uint16_t next_packet_id();
   void resend_inflight();
   void enqueue(delivery d);
+  /// Reads spilled messages back from the store into the in-memory queue.
+  void refill();
   void drop(const char* why);
   /// Drops `d` and its store entry.
   void drop(const delivery& d, const char* why);
@@ -278,6 +285,10 @@ private:
   bool shards_persistent_ = false;
   /// Wall-clock ms when the will is due (a delayed will), 0 = none pending.
   std::int64_t will_due_ms_ = 0;
+  /// Queued messages that are only in the store (beyond max_queued_in_memory), and the
+  /// lowest seq among them: read back by refill() as the queue drains.
+  std::size_t spilled_ = 0;
+  std::uint64_t spill_from_seq_ = 0;
 };
 
 } // namespace colony::actors

@@ -153,6 +153,11 @@ public:
     add(persistence, "persistence-interval", kind::count,
         po::value(&s.persistence_interval)->default_value(s.persistence_interval),
         "seconds between writes of the persistent store (persistence = async)");
+    add(persistence, "max-queued-in-memory", kind::count,
+        po::value(&s.max_queued_in_memory)->default_value(s.max_queued_in_memory),
+        "queued QoS 1/2 messages a persistent session keeps in memory; more wait in the store "
+        "and are read back as the client drains its queue (raise --max-queued-messages to "
+        "queue more than this)");
 
     auto& cluster = group("Cluster");
     add(cluster, "cluster-port", kind::integer,

@@ -100,7 +100,7 @@ std::unique_ptr<rocksdb::DB> open_or_recover(const std::string& dir, open_report
 
 /// Reads every record into `out`; false if the scan itself failed (corruption).
 bool scan(rocksdb::DB& db, loaded_state& out, std::vector<std::string>& bad_keys,
-          std::uint64_t& max_seq, std::string& error) {
+          std::uint64_t& max_seq, std::string& error, std::size_t max_entries) {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
   ro.fill_cache = false;
@@ -123,9 +123,17 @@ bool scan(rocksdb::DB& db, loaded_state& out, std::vector<std::string>& bad_keys
         }
         case 'q': {
           stored_entry e;
-          if (parse_entry_key(key, client, e.seq) && decode(value, e)) {
-            max_seq = std::max(max_seq, e.seq);
-            out.entries[client].push_back(std::move(e));
+          if (!parse_entry_key(key, client, e.seq))
+            break;
+          max_seq = std::max(max_seq, e.seq);
+          if (auto& list = out.entries[client]; list.size() >= max_entries) {
+            // Keys sort by seq within a client: the first ones are the oldest.
+            auto& [count, first] = out.spilled[client];
+            if (count++ == 0)
+              first = e.seq;
+            ok = true;
+          } else if (decode(value, e)) {
+            list.push_back(std::move(e));
             ok = true;
           }
           break;
@@ -184,7 +192,7 @@ store::~store() {
   close();
 }
 
-loaded_state store::load() {
+loaded_state store::load(std::size_t max_entries) {
   loaded_state out;
   std::vector<std::string> bad_keys;
   std::uint64_t max_seq = 0;
@@ -193,7 +201,7 @@ loaded_state store::load() {
     out = loaded_state{};
     bad_keys.clear();
     max_seq = 0;
-    if (scan(*db_, out, bad_keys, max_seq, error))
+    if (scan(*db_, out, bad_keys, max_seq, error, max_entries))
       break;
     // A damaged file that opening did not notice: repair once, then give up on the old store.
     report_.notes.push_back("reading the store failed: " + error);

@@ -70,6 +70,8 @@ struct loaded_state {
   /// Per client id, sorted by seq.
   std::unordered_map<std::string, std::vector<stored_entry>> entries;
   std::unordered_map<std::string, std::vector<std::uint16_t>> inbound;
+  /// Per client id: entries beyond the load limit (count, lowest seq), left in the store.
+  std::unordered_map<std::string, std::pair<std::size_t, std::uint64_t>> spilled;
   std::vector<stored_message> retained;
   /// Wall-clock ms of the last heartbeat before the broker stopped (0 if none).
   std::int64_t last_alive_ms = 0;
@@ -99,8 +101,9 @@ public:
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  /// Reads every record (before the broker serves). Undecodable records are dropped.
-  loaded_state load();
+  /// Reads every record (before the broker serves), at most `max_entries` queue entries per
+  /// client (the rest are counted in loaded_state::spilled). Undecodable records are dropped.
+  loaded_state load(std::size_t max_entries = static_cast<std::size_t>(-1));
 
   /// Applies `b` after everything submitted before it. `done` runs on the writer thread once
   /// the batch is applied (and, in sync mode, fsynced). Thread-safe.

@@ -49,6 +49,7 @@ actors::session_limits limits_from(const config::settings& s) {
   actors::session_limits l;
   l.max_inflight = s.max_inflight;
   l.max_queued_messages = s.max_queued_messages;
+  l.max_queued_in_memory = std::max<std::size_t>(1, s.max_queued_in_memory);
   l.max_write_buffer = s.max_write_buffer;
   l.receive_maximum = static_cast<std::uint16_t>(s.receive_maximum);
   l.topic_alias_maximum = static_cast<std::uint16_t>(s.topic_alias_maximum);
@@ -92,7 +93,7 @@ std::shared_ptr<persistence::store> open_store(const config::settings& s,
   metrics::ready_state().set("store", false);
   auto store = persistence::store::open(s.data_dir, mode,
                                         std::chrono::seconds{s.persistence_interval});
-  loaded = store->load();
+  loaded = store->load(std::max<std::size_t>(1, s.max_queued_in_memory));
   const auto& report = store->report();
   for (const auto& note : report.notes)
     log::warn("store", "damaged store", {{"data_dir", s.data_dir}, {"detail", note}});

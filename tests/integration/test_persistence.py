@@ -546,3 +546,73 @@ def test_kill_9_loop_loses_no_acknowledged_message(node_factory):
             s.client_id, len(missing), missing[:5])
         doubled = [m for p in pubs for m in p.sent_qos2 if s.counts[m] > 1]
         assert not doubled, "%s got QoS 2 messages twice: %r" % (s.client_id, doubled[:5])
+
+
+# ---------------------------------------------------------------------------
+# Queues larger than memory
+# ---------------------------------------------------------------------------
+
+def _drain_in_order(sub, n, timeout=20):
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        try:
+            p = sub.recv_packet(timeout=2)
+        except raw.NoPacket:
+            break
+        if p.type == raw.PUBLISH:
+            got.append(p.payload)
+            sub.send(raw.puback(p.packet_id))
+    return got
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["live", "after-restart"])
+def test_offline_queue_larger_than_memory_is_read_back_from_store(node_factory, restart):
+    """--max-queued-in-memory 10 with 600 queued messages: the session keeps 10 in memory,
+    the rest wait in the store and come back in order as the client drains the queue."""
+    node = node_factory(extra=["--max-queued-in-memory", "10", "--max-queued-messages", "5000",
+                               "--max-inflight", "5"])
+    b = node.start()
+    with raw.RawClient(b.host, b.port) as sub:
+        sub.connect_ok("big", clean=False)
+        sub.subscribe([("big/#", 1)])
+        sub.send(raw.disconnect())
+    n = 600
+    with raw.RawClient(b.host, b.port) as pub:
+        pub.connect_ok("bigpub")
+        for i in range(n):
+            pub.send(raw.publish("big/%d" % (i % 3), b"%05d" % i, qos=1, packet_id=i + 1))
+        for i in range(n):
+            pub.expect(raw.PUBACK)
+    if restart:
+        node.stop()
+        b = node.start()
+    with raw.RawClient(b.host, b.port) as sub:
+        assert sub.connect("big", clean=False).session_present == 1
+        got = _drain_in_order(sub, n)
+        sub.expect_no_packet(timeout=0.5)
+    assert len(got) == n
+    assert sorted(got) == [b"%05d" % i for i in range(n)]
+    for t in range(3):  # per-topic order (MQTT 4.6)
+        mine = [g for g in got if int(g) % 3 == t]
+        assert mine == sorted(mine)
+    node.stop()
+
+
+def test_queue_limit_counts_what_is_in_the_store(node_factory):
+    node = node_factory(extra=["--max-queued-in-memory", "5", "--max-queued-messages", "50"])
+    b = node.start()
+    with raw.RawClient(b.host, b.port) as sub:
+        sub.connect_ok("capped", clean=False)
+        sub.subscribe([("cap/#", 1)])
+        sub.send(raw.disconnect())
+    with raw.RawClient(b.host, b.port) as pub:
+        pub.connect_ok("cappub")
+        for i in range(80):
+            pub.publish_qos1("cap/x", b"%03d" % i, packet_id=i + 1)
+    with raw.RawClient(b.host, b.port) as sub:
+        sub.connect_ok("capped", clean=False)
+        got = _drain_in_order(sub, 80, timeout=5)
+    # The first 50 were queued, the rest dropped (queue full).
+    assert got == [b"%03d" % i for i in range(50)]
+    node.stop()
