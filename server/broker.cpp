@@ -145,11 +145,12 @@ bool broker::start() {
   };
   d.transport = std::make_unique<transport::server>(topts);
 
-  // TLS: on when a certificate is given. The TLS and WSS ports then default to 8883 and 8084.
+  // TLS: on when a certificate is given. The TLS and WSS ports then default to 8883 and 8084
+  // unless given; -1 switches a listener off even with a certificate.
   const bool tls_on = !s.tls_cert.empty();
-  const int tls_port = s.tls_port >= 0 ? s.tls_port : (tls_on ? 8883 : -1);
-  const int wss_port = s.wss_port >= 0 ? s.wss_port : (tls_on ? 8084 : -1);
-  if (!tls_on && (s.tls_port >= 0 || s.wss_port >= 0)) {
+  const int tls_port = s.tls_port.value_or(tls_on ? 8883 : -1);
+  const int wss_port = s.wss_port.value_or(tls_on ? 8084 : -1);
+  if (!tls_on && (tls_port >= 0 || wss_port >= 0)) {
     log::error("transport", "TLS listeners need a certificate",
                {{"error", "tls-port/wss-port is set but tls-cert is not"}});
     return false;
