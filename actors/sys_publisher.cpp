@@ -34,7 +34,7 @@ void publish_stats(sys_actor* self) {
     {"$SYS/broker/messages/received", std::to_string(s.messages_received.get())},
     {"$SYS/broker/messages/sent", std::to_string(s.messages_sent.get())},
     {"$SYS/broker/messages/dropped", std::to_string(s.publish_dropped.get())},
-    {"$SYS/broker/bytes/received", std::to_string(s.bytes_received.get())},
+    {"$SYS/broker/bytes/received", std::to_string(metrics::bytes_read_total())},
     {"$SYS/broker/bytes/sent", std::to_string(s.bytes_sent.get())},
     {"$SYS/broker/subscriptions/count", std::to_string(s.subscriptions.get())},
     {"$SYS/broker/retained messages/count", std::to_string(s.retained_messages.get())},

@@ -32,7 +32,7 @@ struct broker_stats {
   counter disconnects_total;
   counter messages_received;  // PUBLISH packets in
   counter messages_sent;      // PUBLISH packets out
-  counter bytes_received;
+  // Bytes received are counted per read by the transport (hot::slot::bytes_read).
   counter bytes_sent;
   counter publish_dropped;    // dropped: queue full / slow consumer / expired / too large
   counter subscriptions;      // gauge
@@ -88,7 +88,9 @@ struct slot {
   static constexpr std::size_t latency_sum_ns = latency_bucket + latency_buckets;
   static constexpr std::size_t latency_count = latency_sum_ns + 1;
   static constexpr std::size_t delivery_tick = latency_count + 1; ///< sampling clock
-  static constexpr std::size_t count = delivery_tick + 1;
+  /// Bytes the transport read from clients (whole reads, before decoding; WebSocket: payload).
+  static constexpr std::size_t bytes_read = delivery_tick + 1;
+  static constexpr std::size_t count = bytes_read + 1;
 };
 
 struct alignas(64) thread_counters {
@@ -196,6 +198,16 @@ inline void count_packet_in(unsigned type, std::size_t bytes) noexcept {
   auto& c = hot::local();
   hot::detail::bump(c.v[hot::slot::packets_in + (type & 15)], 1);
   hot::detail::bump(c.v[hot::slot::bytes_in + (type & 15)], bytes);
+}
+
+/// One read of `bytes` from a client socket (called per read, not per packet).
+inline void count_bytes_read(std::size_t bytes) noexcept {
+  hot::detail::bump(hot::local().v[hot::slot::bytes_read], bytes);
+}
+
+/// Bytes read from clients so far, all threads (takes the registry lock: not for hot paths).
+inline std::uint64_t bytes_read_total() {
+  return hot::snapshot()[hot::slot::bytes_read];
 }
 
 /// Encoded outbound packets (whole packets back to back, as written to a link).
