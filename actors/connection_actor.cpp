@@ -1,5 +1,6 @@
 #include "actors/connection_actor.hpp"
 
+#include "actors/mailbox_sampler.hpp"
 #include "codec/encoder.hpp"
 #include "codec/topic.hpp"
 #include "metrics/log.hpp"
@@ -165,6 +166,8 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
   self->state.args = std::move(args);
   return {
     [=](packets_atom, std::uint64_t, transport::packet_batch& batch) {
+      std::uint32_t first = 0; // a connection handles one CONNECT: sample it
+      sample_mailbox(self, first, metrics::actor_kind::connection, 1);
       // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT.
       auto link = self->state.args.link;
       if (!batch.empty()) {

@@ -2,6 +2,7 @@
 
 #include "actors/admin_query.hpp"
 #include "actors/link_bridge.hpp"
+#include "actors/mailbox_sampler.hpp"
 #include "actors/topic_shard.hpp"
 #include "metrics/log.hpp"
 #include "metrics/stats.hpp"
@@ -19,6 +20,7 @@ struct session_state {
   std::unique_ptr<actor_env> env;
   std::unique_ptr<session_logic> logic;
   std::int64_t connected_at_ms = 0;
+  std::uint32_t mailbox_tick = 0;
   ~session_state();
 };
 
@@ -254,6 +256,7 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
   return {
     [=](attach_atom, attach_request& a) { on_attach(self, a); },
     [=](packets_atom, std::uint64_t link_id, transport::packet_batch& batch) {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::session);
       auto link = self->state.env->link_;
       with_link(self, link_id, [&](session_logic& l) { l.on_packets(batch); });
       if (link && link->id() == link_id)
@@ -273,6 +276,7 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
     },
     [=](deliver_atom, delivery_batch& batch) {
       auto& st = self->state;
+      sample_mailbox(self, st.mailbox_tick, metrics::actor_kind::session);
       st.logic->on_deliveries(batch);
       st.logic->flush();
     },

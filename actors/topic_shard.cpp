@@ -1,5 +1,6 @@
 #include "actors/topic_shard.hpp"
 
+#include "actors/mailbox_sampler.hpp"
 #include "actors/retained_store.hpp"
 #include "actors/subscription_tree.hpp"
 #include "metrics/stats.hpp"
@@ -38,6 +39,7 @@ struct shard_state {
   // Scratch space reused across turns.
   std::vector<sub_match> matches;
   std::unordered_map<std::uint64_t, delivery_batch> out;
+  std::uint32_t mailbox_tick = 0;
 };
 
 using shard_actor = caf::stateful_actor<shard_state>;
@@ -159,8 +161,14 @@ void on_redistribute(shard_actor* self, std::uint64_t from, delivery_batch& batc
 caf::behavior shard_behavior(shard_actor* self, std::size_t index) {
   self->state.index = index;
   return {
-    [=](route_atom, const publish_batch& batch) { on_publish(self, batch); },
-    [=](subscribe_atom, subscribe_request& req) { on_subscribe(self, req); },
+    [=](route_atom, const publish_batch& batch) {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::topic_shard, 16);
+      on_publish(self, batch);
+    },
+    [=](subscribe_atom, subscribe_request& req) {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::topic_shard, 16);
+      on_subscribe(self, req);
+    },
     [=](unsub_atom, const unsubscribe_request& req) { on_unsubscribe(self, req); },
     [=](unsub_all_atom, std::uint64_t session_id) { on_unsubscribe_all(self, session_id); },
     [=](online_atom, std::uint64_t session_id, bool online) {

@@ -263,6 +263,49 @@ inline void count_dropped(const char* why) noexcept {
     hot::local().v[hot::slot::dropped + static_cast<std::size_t>(hot::drop_reason_of(why))], 1);
 }
 
+// -- sampled mailbox depth by actor kind ------------------------------------------------
+//
+// Actors read their own mailbox size now and then (every Nth message they handle, see
+// actors/mailbox_sampler.hpp) and report it here; /metrics shows, per kind, the largest depth
+// sampled since the previous scrape (colony_actor_mailbox_depth{kind}) and starts over. No
+// sample since the last scrape reads 0, which is also what an idle actor's mailbox holds.
+
+enum class actor_kind : std::uint8_t { connection, session, topic_shard, registry, sys };
+inline constexpr std::size_t actor_kinds = 5;
+inline constexpr const char* actor_kind_names[actor_kinds] = {"connection", "session",
+                                                              "topic_shard", "registry", "sys"};
+
+class mailbox_depths {
+public:
+  /// One sample of a mailbox of kind `k` (any thread).
+  void sample(actor_kind k, std::uint64_t depth) noexcept {
+    auto& m = slots_[static_cast<std::size_t>(k)].max;
+    auto cur = m.load(std::memory_order_relaxed);
+    // Plain load first: the common case (not a new maximum) writes nothing.
+    while (depth > cur && !m.compare_exchange_weak(cur, depth, std::memory_order_relaxed)) {
+    }
+  }
+  /// The largest sample per kind since the previous take(), and a fresh start.
+  std::array<std::uint64_t, actor_kinds> take() noexcept {
+    std::array<std::uint64_t, actor_kinds> out{};
+    for (std::size_t i = 0; i < actor_kinds; ++i)
+      out[i] = slots_[i].max.exchange(0, std::memory_order_relaxed);
+    return out;
+  }
+
+private:
+  struct alignas(64) slot {
+    std::atomic<std::uint64_t> max{0};
+  };
+  std::array<slot, actor_kinds> slots_;
+};
+
+/// Never destroyed (sampled from actor threads that may outlive static destruction).
+inline mailbox_depths& mailbox_depth() noexcept {
+  static mailbox_depths* m = new mailbox_depths;
+  return *m;
+}
+
 // -- labelled event counters (rare events: connects, disconnects) ------------------------
 
 /// Counts or gauges by one label value. Mutex-protected: for events that happen per
