@@ -72,6 +72,16 @@ void on_connect(connection_actor_t* self, codec::connect& c) {
                 {"has_password", c.password.has_value()}, {"has_will", c.will_message.has_value()},
                 {"address", args.link->remote_address()}});
   }
+  if (args.connect_rate) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+    if (!args.connect_rate->admit(args.link->remote_ip(), now)) {
+      // MQTT 5: 0x9F Connection rate exceeded; 3.1.1: 0x03 Server unavailable.
+      refuse(self, c, reason_code::connection_rate_exceeded);
+      return;
+    }
+  }
   bool& assigned = self->state.assigned;
   auto rc = validate_connect(c, args.limits, assigned);
   if (rc != reason_code::success) {

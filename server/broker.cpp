@@ -176,9 +176,13 @@ bool broker::start() {
   auto registry = d.registry;
   auto allow_anonymous = d.allow_anonymous;
   auto access = d.access;
-  auto make_on_accept = [&sys, registry, limits, allow_anonymous,
-                         access](bool identity_as_username) {
-    return [&sys, registry, limits, allow_anonymous, access, identity_as_username](
+  // One table for every listener: the limit is per source address, whatever the listener.
+  std::shared_ptr<actors::per_ip_rate_limiter> connect_rate;
+  if (s.max_connect_rate_per_ip > 0)
+    connect_rate = std::make_shared<actors::per_ip_rate_limiter>(s.max_connect_rate_per_ip);
+  auto make_on_accept = [&sys, registry, limits, allow_anonymous, access,
+                         connect_rate](bool identity_as_username) {
+    return [&sys, registry, limits, allow_anonymous, access, connect_rate, identity_as_username](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
       actors::connection_args a;
@@ -189,6 +193,7 @@ bool broker::start() {
       a.allow_anonymous = allow_anonymous;
       a.auth = access;
       a.identity_as_username = identity_as_username;
+      a.connect_rate = connect_rate;
       bridge->set_target(actors::spawn_connection(sys, std::move(a)));
       return bridge;
     };
