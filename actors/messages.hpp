@@ -108,6 +108,7 @@ using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
+using acl_atom = caf::atom_constant<caf::atom("acl")>;
 
 } // namespace colony::actors
 

@@ -139,13 +139,16 @@ public:
         "seconds allowed between accepting a connection and its CONNECT");
     add(limits, "max-publish-rate", kind::count,
         po::value(&s.max_publish_rate)->default_value(s.max_publish_rate),
-        "PUBLISH packets per second one client may send (0 = unlimited)");
+        "PUBLISH packets per second one client may send, bursts up to one second's worth; "
+        "beyond it the client is disconnected (MQTT 5: DISCONNECT 0x96) (0 = unlimited)");
     add(limits, "max-publish-bytes-rate", kind::count,
         po::value(&s.max_publish_bytes_rate)->default_value(s.max_publish_bytes_rate),
-        "PUBLISH payload bytes per second one client may send (0 = unlimited)");
+        "PUBLISH payload bytes per second one client may send, bursts up to one second's "
+        "worth; beyond it the client is disconnected (MQTT 5: DISCONNECT 0x96) (0 = unlimited)");
     add(limits, "max-connect-rate-per-ip", kind::count,
         po::value(&s.max_connect_rate_per_ip)->default_value(s.max_connect_rate_per_ip),
-        "connection attempts per second accepted from one IP address (0 = unlimited)");
+        "CONNECTs per second accepted from one IP address over all listeners; beyond it "
+        "CONNACK 0x9F (MQTT 5) / 0x03 server unavailable (3.1.1) (0 = unlimited)");
 
     auto& persistence = group("Persistence");
     add(persistence, "persistence", kind::text,
