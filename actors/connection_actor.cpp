@@ -1,5 +1,6 @@
 #include "actors/connection_actor.hpp"
 
+#include "actors/mailbox_sampler.hpp"
 #include "codec/encoder.hpp"
 #include "codec/topic.hpp"
 #include "metrics/log.hpp"
@@ -70,6 +71,16 @@ void on_connect(connection_actor_t* self, codec::connect& c) {
                 {"keepalive", c.keep_alive}, {"has_username", c.username.has_value()},
                 {"has_password", c.password.has_value()}, {"has_will", c.will_message.has_value()},
                 {"address", args.link->remote_address()}});
+  }
+  if (args.connect_rate) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+    if (!args.connect_rate->admit(args.link->remote_ip(), now)) {
+      // MQTT 5: 0x9F Connection rate exceeded; 3.1.1: 0x03 Server unavailable.
+      refuse(self, c, reason_code::connection_rate_exceeded);
+      return;
+    }
   }
   bool& assigned = self->state.assigned;
   auto rc = validate_connect(c, args.limits, assigned);
@@ -165,6 +176,8 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
   self->state.args = std::move(args);
   return {
     [=](packets_atom, std::uint64_t, transport::packet_batch& batch) {
+      std::uint32_t first = 0; // a connection handles one CONNECT: sample it
+      sample_mailbox(self, first, metrics::actor_kind::connection, 1);
       // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT.
       auto link = self->state.args.link;
       if (!batch.empty()) {

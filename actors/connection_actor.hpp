@@ -6,6 +6,7 @@
 
 #include "actors/link_bridge.hpp"
 #include "actors/messages.hpp"
+#include "actors/rate_limit.hpp"
 #include "actors/session_logic.hpp"
 
 #include <caf/all.hpp>
@@ -36,6 +37,8 @@ struct connection_args {
   /// A verified TLS client certificate's identity (CN) is the username, and no password is
   /// asked for (`--tls-use-identity-as-username`).
   bool identity_as_username = false;
+  /// CONNECTs per second per source IP (--max-connect-rate-per-ip); null = unlimited.
+  std::shared_ptr<per_ip_rate_limiter> connect_rate;
 };
 
 caf::actor spawn_connection(caf::actor_system& sys, connection_args args);

@@ -1,5 +1,6 @@
 #include "actors/registry.hpp"
 
+#include "actors/mailbox_sampler.hpp"
 #include "actors/session_actor.hpp"
 #include "actors/topic_shard.hpp"
 #include "metrics/log.hpp"
@@ -22,6 +23,7 @@ struct registry_state {
   std::unordered_map<caf::actor_addr, std::string> by_addr;
   std::uint64_t next_session_id = 1;
   bool shutting_down = false;
+  std::uint32_t mailbox_tick = 0;
 };
 
 using registry_actor = caf::stateful_actor<registry_state>;
@@ -183,6 +185,7 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
   });
   return {
     [=](connect_atom, connect_request& req, bool assigned_id) {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::registry, 8);
       on_connect(self, req, assigned_id);
     },
     [=](expired_atom, const std::string& client_id, std::uint64_t session_id,

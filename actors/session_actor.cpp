@@ -2,6 +2,7 @@
 
 #include "actors/admin_query.hpp"
 #include "actors/link_bridge.hpp"
+#include "actors/mailbox_sampler.hpp"
 #include "actors/topic_shard.hpp"
 #include "metrics/log.hpp"
 #include "metrics/stats.hpp"
@@ -19,6 +20,9 @@ struct session_state {
   std::unique_ptr<actor_env> env;
   std::unique_ptr<session_logic> logic;
   std::int64_t connected_at_ms = 0;
+  /// Read credits held back while packets wait for asynchronous ACL answers.
+  std::size_t held_credits = 0;
+  std::uint32_t mailbox_tick = 0;
   ~session_state();
 };
 
@@ -105,6 +109,13 @@ public:
       closing_link_->close();
       closing_link_ = nullptr;
     }
+  }
+
+  std::function<void(bool)> acl_reply(std::uint64_t token) override {
+    // Called on the hook's thread: the answer comes back as a message.
+    return [me = caf::actor_cast<caf::actor>(self_), token](bool allowed) {
+      caf::anon_send(me, acl_atom::value, token, allowed);
+    };
   }
 
   /// Sends the publishes collected this turn, one batch per shard. Each batch is a request:
@@ -301,6 +312,7 @@ void on_attach(session_actor_t* self, attach_request& a) {
   }
   st.env->attach_count_ = a.attach_count;
   st.env->reset_held();
+  st.held_credits = 0; // they belonged to the previous link
   st.env->link_ = a.req.link;
   st.env->link_id_ = a.req.link->id();
   a.req.bridge->set_target(caf::actor_cast<caf::actor>(self));
@@ -343,10 +355,26 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
     [=](committed_atom) { self->state.env->release_hold(); },
     [=](attach_atom, attach_request& a) { on_attach(self, a); },
     [=](packets_atom, std::uint64_t link_id, transport::packet_batch& batch) {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::session);
       auto link = self->state.env->link_;
       with_link(self, link_id, [&](session_logic& l) { l.on_packets(batch); });
-      if (link && link->id() == link_id)
-        self->state.env->release_read_credit(link);
+      if (link && link->id() == link_id) {
+        if (self->state.logic->holding_packets())
+          ++self->state.held_credits; // no more reads while packets wait for the ACL hook
+        else
+          self->state.env->release_read_credit(link);
+      }
+    },
+    [=](acl_atom, std::uint64_t token, bool allowed) {
+      auto& st = self->state;
+      st.logic->on_acl_answer(token, allowed);
+      st.logic->flush();
+      st.env->flush_routes();
+      if (!st.logic->holding_packets()) {
+        auto link = st.env->link_;
+        for (; st.held_credits > 0; --st.held_credits)
+          st.env->release_read_credit(link);
+      }
     },
     [=](closed_atom, std::uint64_t link_id, const transport::close_info& info) {
       auto& env = *self->state.env;
@@ -363,6 +391,7 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
     },
     [=](deliver_atom, delivery_batch& batch) {
       auto& st = self->state;
+      sample_mailbox(self, st.mailbox_tick, metrics::actor_kind::session);
       st.logic->on_deliveries(batch);
       st.logic->flush();
     },

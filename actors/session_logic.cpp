@@ -123,6 +123,23 @@ void session_logic::attach(const codec::connect& c, bool session_present,
     else
       writes_.erase(persistence::session_key(client_id_));
   }
+  publish_messages_ = token_bucket{limits_.max_publish_rate};
+  publish_bytes_ = token_bucket{limits_.max_publish_bytes_rate};
+  forget_held();
+  acl_asked_.clear(); // answers asked for by the previous connection (its will) are stale
+  will_token_ = 0;
+  will_allowed_.reset();
+  will_waiting_.reset();
+  end_after_will_ = false;
+  if (will_ && hook()
+      && !(acl_active() && !limits_.policy->may_publish(identity(), will_->topic))) {
+    // Ask about the will's topic now, while the client is connected: the answer is then
+    // known when the will has to be published.
+    if (auto v = hook()->cached(identity(), access_kind::publish, will_->topic))
+      will_allowed_ = *v;
+    else if ((will_token_ = ask_hook(access_kind::publish, will_->topic)) == 0)
+      will_allowed_ = false;
+  }
 
   codec::connack ack;
   ack.session_present = session_present;
@@ -178,6 +195,12 @@ void session_logic::take_over() {
 void session_logic::on_link_closed(const transport::close_info& info) {
   if (!connected_)
     return;
+  if (!held_.empty()) {
+    // Packets the client sent before closing still wait for ACL answers (a DISCONNECT among
+    // them makes this a normal disconnect): handle them first.
+    close_after_held_ = info;
+    return;
+  }
   log::info("session", "connection lost", {{"client_id", client_id_}, {"reason", transport::to_string(info.reason)}, {"reason_code", static_cast<unsigned>(info.code)}});
   lost_connection(true, transport::to_string(info.reason).data());
 }
@@ -189,6 +212,7 @@ void session_logic::shut_down() {
     send_disconnect(reason_code::server_shutting_down);
   flush();
   env_.close_link();
+  forget_held();
   // A broker shutdown is not the client's fault; mosquitto keeps wills for this case too,
   // but publishing it would reach no one once every session is gone. A persistent session
   // is stored as offline since now, without its will (a restart does not publish it; a
@@ -214,7 +238,7 @@ void session_logic::kick() {
   lost_connection(true, "kicked by administrator");
 }
 
-void session_logic::close_with(reason_code rc) {
+void session_logic::close_with(reason_code rc, const char* why) {
   if (!connected_)
     return;
   log::info("session", "closing client",
@@ -224,13 +248,14 @@ void session_logic::close_with(reason_code rc) {
     send_disconnect(rc);
   flush();
   env_.close_link();
-  lost_connection(true, "protocol violation");
+  lost_connection(true, why);
 }
 
 void session_logic::lost_connection(bool with_will, const char* reason) {
   if (!connected_)
     return;
   connected_ = false;
+  forget_held();
   metrics::stats().clients_connected.sub();
   metrics::stats().disconnects_total.add();
   metrics::events().disconnects.add(reason);
@@ -307,6 +332,10 @@ void session_logic::end_now() {
     return;
   // A will still waiting for its delay is published when the session ends.
   publish_will();
+  if (will_waiting_) {
+    end_after_will_ = true; // the ACL hook decides about the will first (see on_acl_answer)
+    return;
+  }
   ended_ = true;
   std::vector<delivery> shared;
   for (auto& [id, e] : inflight_)
@@ -358,6 +387,16 @@ void session_logic::publish_will() {
     log::info("session", "will denied by ACL", {{"client_id", client_id_}, {"topic", w.topic}});
     return;
   }
+  std::optional<bool> hook_verdict;
+  if (hook()) {
+    hook_verdict = will_allowed_;
+    if (!hook_verdict)
+      hook_verdict = hook()->cached(identity(), access_kind::publish, w.topic);
+    if (hook_verdict && !*hook_verdict) {
+      log::info("session", "will denied by ACL", {{"client_id", client_id_}, {"topic", w.topic}});
+      return;
+    }
+  }
   codec::publish p;
   p.topic = std::move(w.topic);
   p.payload = std::move(w.payload);
@@ -365,6 +404,14 @@ void session_logic::publish_will() {
   p.retain = w.retain && limits_.retain_available;
   p.props = std::move(w.props);
   p.props.will_delay_interval.reset();
+  if (hook() && !hook_verdict) {
+    // The hook has not answered yet: publish when it does (see on_acl_answer).
+    if (will_token_ == 0)
+      will_token_ = ask_hook(access_kind::publish, p.topic);
+    if (will_token_ != 0)
+      will_waiting_ = std::move(p);
+    return;
+  }
   env_.route(make_message(p));
 }
 
@@ -396,38 +443,178 @@ void session_logic::sys_notice(bool online) {
 // -- inbound packets ----------------------------------------------------------------
 
 void session_logic::on_packets(transport::packet_batch& batch) {
-  for (auto& pkt : batch) {
+  if (!held_.empty()) {
+    // Earlier packets wait for ACL answers: these wait behind them, in order.
+    for (auto& pkt : batch)
+      held_.push_back(std::move(pkt));
+    return;
+  }
+  const bool has_hook = hook() != nullptr;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!connected_)
       return; // closed by an earlier packet of this batch
-    trace_packet("packet in", client_id_, pkt);
-    std::visit(
-      [this](auto& p) {
-        using T = std::decay_t<decltype(p)>;
-        if constexpr (std::is_same_v<T, codec::publish>)
-          handle_publish(p);
-        else if constexpr (std::is_same_v<T, codec::puback>)
-          handle_puback(p);
-        else if constexpr (std::is_same_v<T, codec::pubrec>)
-          handle_pubrec(p);
-        else if constexpr (std::is_same_v<T, codec::pubrel>)
-          handle_pubrel(p);
-        else if constexpr (std::is_same_v<T, codec::pubcomp>)
-          handle_pubcomp(p);
-        else if constexpr (std::is_same_v<T, codec::subscribe>)
-          handle_subscribe(p);
-        else if constexpr (std::is_same_v<T, codec::unsubscribe>)
-          handle_unsubscribe(p);
-        else if constexpr (std::is_same_v<T, codec::pingreq>)
-          send(codec::pingresp{});
-        else if constexpr (std::is_same_v<T, codec::disconnect>)
-          handle_disconnect(p);
-        else if constexpr (std::is_same_v<T, codec::auth>)
-          handle_auth(p);
-        else
-          // A second CONNECT (MQTT-3.1.0-2) or a server-to-client packet.
-          close_with(reason_code::protocol_error);
-      },
-      pkt);
+    if (has_hook) {
+      if (!acl_ready(batch[i])) {
+        for (; i < batch.size(); ++i)
+          held_.push_back(std::move(batch[i]));
+        return;
+      }
+      dispatch(batch[i]);
+      acl_answers_.clear();
+    } else {
+      dispatch(batch[i]);
+    }
+  }
+}
+
+void session_logic::dispatch(codec::packet& pkt) {
+  trace_packet("packet in", client_id_, pkt);
+  std::visit(
+    [this](auto& p) {
+      using T = std::decay_t<decltype(p)>;
+      if constexpr (std::is_same_v<T, codec::publish>)
+        handle_publish(p);
+      else if constexpr (std::is_same_v<T, codec::puback>)
+        handle_puback(p);
+      else if constexpr (std::is_same_v<T, codec::pubrec>)
+        handle_pubrec(p);
+      else if constexpr (std::is_same_v<T, codec::pubrel>)
+        handle_pubrel(p);
+      else if constexpr (std::is_same_v<T, codec::pubcomp>)
+        handle_pubcomp(p);
+      else if constexpr (std::is_same_v<T, codec::subscribe>)
+        handle_subscribe(p);
+      else if constexpr (std::is_same_v<T, codec::unsubscribe>)
+        handle_unsubscribe(p);
+      else if constexpr (std::is_same_v<T, codec::pingreq>)
+        send(codec::pingresp{});
+      else if constexpr (std::is_same_v<T, codec::disconnect>)
+        handle_disconnect(p);
+      else if constexpr (std::is_same_v<T, codec::auth>)
+        handle_auth(p);
+      else
+        // A second CONNECT (MQTT-3.1.0-2) or a server-to-client packet.
+        close_with(reason_code::protocol_error);
+    },
+    pkt);
+}
+
+// -- asynchronous ACL hook ------------------------------------------------------------
+
+std::uint64_t session_logic::ask_hook(access_kind kind, const std::string& topic) {
+  auto token = ++acl_token_;
+  auto reply = env_.acl_reply(token);
+  if (!reply)
+    return 0; // answers could not come back: the caller denies
+  acl_asked_.emplace(token, acl_key{kind, topic});
+  hook()->ask(identity(), kind, topic, std::move(reply));
+  return token;
+}
+
+bool session_logic::acl_known(access_kind kind, const std::string& topic) {
+  acl_key key{kind, topic};
+  if (acl_answers_.count(key) > 0)
+    return true;
+  for (const auto& [token, asked] : acl_asked_)
+    if (asked == key && token != will_token_)
+      return false; // asked already, the answer is on its way
+  if (auto v = hook()->cached(identity(), kind, topic)) {
+    acl_answers_.emplace(std::move(key), *v);
+    return true;
+  }
+  if (ask_hook(kind, topic) == 0) {
+    acl_answers_.emplace(std::move(key), false); // fail closed
+    return true;
+  }
+  return false;
+}
+
+bool session_logic::acl_ready(const codec::packet& pkt) {
+  if (auto* p = std::get_if<codec::publish>(&pkt)) {
+    const std::string* topic = &p->topic;
+    if (topic->empty() && p->props.topic_alias) {
+      auto it = inbound_aliases_.find(*p->props.topic_alias);
+      if (it == inbound_aliases_.end())
+        return true; // handle_publish closes the connection
+      topic = &it->second;
+    }
+    if (topic->empty() || (acl_active() && !limits_.policy->may_publish(identity(), *topic)))
+      return true; // refused without asking the hook
+    return acl_known(access_kind::publish, *topic);
+  }
+  if (auto* s = std::get_if<codec::subscribe>(&pkt)) {
+    bool ready = true;
+    for (const auto& ts : s->subscriptions) {
+      if (acl_active() && !limits_.policy->may_subscribe(identity(), ts.topic_filter))
+        continue;
+      // Every filter is asked at once; the SUBSCRIBE waits for all answers.
+      ready = acl_known(access_kind::subscribe, ts.topic_filter) && ready;
+    }
+    return ready;
+  }
+  return true;
+}
+
+bool session_logic::hook_allows(access_kind kind, const std::string& topic) const {
+  if (!hook())
+    return true;
+  auto it = acl_answers_.find(acl_key{kind, topic});
+  return it != acl_answers_.end() && it->second; // no answer: deny (fail closed)
+}
+
+void session_logic::on_acl_answer(std::uint64_t token, bool allowed) {
+  auto it = acl_asked_.find(token);
+  if (it == acl_asked_.end())
+    return; // asked for a connection that is gone
+  auto key = std::move(it->second);
+  acl_asked_.erase(it);
+  if (token == will_token_) {
+    will_token_ = 0;
+    will_allowed_ = allowed;
+    if (will_waiting_) {
+      auto p = std::move(*will_waiting_);
+      will_waiting_.reset();
+      if (allowed)
+        env_.route(make_message(p));
+      else
+        log::info("session", "will denied by ACL", {{"client_id", client_id_}, {"topic", p.topic}});
+    }
+    if (end_after_will_ && !connected_) {
+      end_after_will_ = false;
+      end_now();
+    }
+    return;
+  }
+  acl_answers_[std::move(key)] = allowed;
+  drain_held();
+}
+
+void session_logic::drain_held() {
+  while (connected_ && !held_.empty()) {
+    if (!acl_ready(held_.front()))
+      return;
+    auto pkt = std::move(held_.front());
+    held_.pop_front();
+    dispatch(pkt);
+    acl_answers_.clear();
+  }
+  if (held_.empty() && close_after_held_) {
+    auto info = *close_after_held_;
+    close_after_held_.reset();
+    on_link_closed(info);
+  }
+}
+
+void session_logic::forget_held() {
+  held_.clear();
+  acl_answers_.clear();
+  close_after_held_.reset();
+  // Answers still to come for this connection's packets are ignored; the will's is kept.
+  for (auto it = acl_asked_.begin(); it != acl_asked_.end();) {
+    if (it->first == will_token_)
+      ++it;
+    else
+      it = acl_asked_.erase(it);
   }
 }
 
@@ -454,6 +641,8 @@ message_ptr session_logic::make_message(codec::publish& p) {
 void session_logic::handle_publish(codec::publish& p) {
   auto& stats = metrics::stats();
   stats.messages_received.add();
+  if (!admit_publish(p))
+    return;
   const bool v5 = version_ == protocol_version::v5;
   if (v5) {
     if (!p.props.subscription_identifiers.empty()) {
@@ -501,7 +690,9 @@ void session_logic::handle_publish(codec::publish& p) {
     ack_code = reason_code::payload_format_invalid;
     route_it = false;
   }
-  if (route_it && acl_active() && !limits_.policy->may_publish(identity(), p.topic)) {
+  if (route_it
+      && ((acl_active() && !limits_.policy->may_publish(identity(), p.topic))
+          || !hook_allows(access_kind::publish, p.topic))) {
     // 3.1.1 has no way to say no: the message is dropped and acknowledged as usual (the spec
     // allows it); MQTT 5 answers 0x87 Not authorized.
     log::debug("session", "publish denied by ACL", {{"client_id", client_id_}, {"topic", p.topic}});
@@ -543,6 +734,24 @@ void session_logic::handle_publish(codec::publish& p) {
     }
     send(codec::pubrec{packet_id, ack_code, {}});
   }
+}
+
+bool session_logic::admit_publish(const codec::publish& p) {
+  if (publish_messages_.unlimited() && publish_bytes_.unlimited())
+    return true;
+  const auto now = env_.now_ms();
+  const char* limit = nullptr;
+  if (!publish_messages_.take(now))
+    limit = "max-publish-rate";
+  else if (!publish_bytes_.take(now, p.payload.size()))
+    limit = "max-publish-bytes-rate";
+  if (limit == nullptr)
+    return true;
+  // Logged once: the connection ends here.
+  log::warn("session", "publish rate limit exceeded",
+            {{"client_id", client_id_}, {"limit", limit}});
+  close_with(reason_code::message_rate_too_high, "publish rate exceeded"); // MQTT 5: 0x96
+  return false;
 }
 
 void session_logic::handle_puback(const codec::puback& p) {
@@ -643,7 +852,8 @@ void session_logic::handle_subscribe(codec::subscribe& p) {
       failure(reason_code::wildcard_subscriptions_not_supported);
       continue;
     }
-    if (acl_active() && !limits_.policy->may_subscribe(identity(), ts.topic_filter)) {
+    if ((acl_active() && !limits_.policy->may_subscribe(identity(), ts.topic_filter))
+        || !hook_allows(access_kind::subscribe, ts.topic_filter)) {
       log::debug("session", "subscribe denied by ACL",
                  {{"client_id", client_id_}, {"filter", ts.topic_filter}});
       failure(reason_code::not_authorized); // 3.1.1: 0x80, MQTT 5: 0x87

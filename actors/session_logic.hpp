@@ -8,6 +8,7 @@
 
 #include "actors/access_policy.hpp"
 #include "actors/messages.hpp"
+#include "actors/rate_limit.hpp"
 #include "codec/packets.hpp"
 #include "persistence/store.hpp"
 #include "transport/link.hpp"
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -44,6 +46,8 @@ struct session_limits {
   bool sys_notices = true;               ///< $SYS/broker/connection/clients/<id>
   std::size_t max_topic_length = 65535;
   std::size_t max_topic_levels = 128;
+  std::uint64_t max_publish_rate = 0;       ///< PUBLISH packets/s per connection, 0 = unlimited
+  std::uint64_t max_publish_bytes_rate = 0; ///< PUBLISH payload bytes/s, 0 = unlimited
   /// ACL checks; null = everything allowed.
   std::shared_ptr<const access_policy> policy;
   /// The persistent store; null when persistence is off.
@@ -77,6 +81,10 @@ public:
   /// and tears down.
   virtual void end_session() = 0;
   virtual std::int64_t now_ms() const = 0;
+  /// Where the asynchronous ACL hook's answer for `token` goes: a callable (any thread) that
+  /// brings it back as session_logic::on_acl_answer(token, allowed) on the session's turn.
+  /// An empty function means answers cannot be received: the check then denies.
+  virtual std::function<void(bool)> acl_reply(std::uint64_t /*token*/) { return {}; }
   /// Hands store writes to the store. With `hold_output`, bytes written from now on are
   /// held back until the writes are durable (persistence = sync).
   virtual void persist(persistence::batch writes, bool hold_output) {
@@ -123,6 +131,9 @@ public:
   void on_link_closed(const transport::close_info& info);
   void on_drained();
   void on_timer(timer_kind kind);
+  /// An answer of the asynchronous ACL hook (see session_env::acl_reply). Processes the
+  /// packets that waited for it, in order.
+  void on_acl_answer(std::uint64_t token, bool allowed);
   /// The broker is shutting down: DISCONNECT 0x8B (MQTT 5) and close.
   void shut_down();
   /// An administrator disconnects the client (0x98 for MQTT 5).
@@ -156,6 +167,8 @@ public:
   std::uint16_t keep_alive() const noexcept { return keep_alive_; }
   const connection_facts& facts() const noexcept { return facts_; }
   std::uint64_t dropped_count() const noexcept { return dropped_; }
+  /// Packets wait for asynchronous ACL answers (the environment holds back read credit).
+  bool holding_packets() const noexcept { return !held_.empty(); }
   /// Calls f(topic_filter, share_group, options, subscription_id) for each subscription.
   template <class F>
   void for_each_subscription(F&& f) const {
@@ -177,6 +190,9 @@ private:
   };
 
   // -- inbound packets (one function per packet, in packet order) ---------------
+  void dispatch(codec::packet& pkt);
+  /// True when the publish rate limits allow `p`; otherwise closes (MQTT 5: 0x96).
+  bool admit_publish(const codec::publish& p);
   void handle_publish(codec::publish& p);
   void handle_puback(const codec::puback& p);
   void handle_pubrec(const codec::pubrec& p);
@@ -225,7 +241,7 @@ private:
 
   // -- connection lifecycle -----------------------------------------------------
   /// Closes with a reason: MQTT 5 DISCONNECT first; then as an abnormal loss (will published).
-  void close_with(codec::reason_code rc);
+  void close_with(codec::reason_code rc, const char* why = "protocol violation");
   /// The connection is gone. Publishes or schedules the will; starts session expiry.
   void lost_connection(bool publish_will, const char* reason);
   void publish_will();
@@ -235,6 +251,23 @@ private:
   message_ptr make_message(codec::publish& p);
   /// True when an ACL is configured and must be consulted.
   bool acl_active() const { return limits_.policy && limits_.policy->active(); }
+
+  // -- asynchronous ACL hook (see access_policy.hpp) ------------------------------
+  const async_access_hook* hook() const {
+    return limits_.policy ? limits_.policy->async_hook() : nullptr;
+  }
+  using acl_key = std::pair<access_kind, std::string>;
+  /// True when every hook answer `pkt` needs is in acl_answers_; otherwise asks for the
+  /// missing ones (once each) and returns false.
+  bool acl_ready(const codec::packet& pkt);
+  /// Records a known answer or asks for it; true if known.
+  bool acl_known(access_kind kind, const std::string& topic);
+  /// The hook's verdict for the packet being handled (true when there is no hook).
+  bool hook_allows(access_kind kind, const std::string& topic) const;
+  std::uint64_t ask_hook(access_kind kind, const std::string& topic);
+  /// Processes held packets whose answers are all known, in order.
+  void drain_held();
+  void forget_held();
   client_identity identity() const {
     return client_identity{client_id_, facts_.username, facts_.remote_ip};
   }
@@ -262,6 +295,19 @@ private:
   std::uint16_t client_topic_alias_maximum_ = 0;
   connection_facts facts_;
   std::vector<std::uint8_t> out_;
+  token_bucket publish_messages_;
+  token_bucket publish_bytes_;
+  // Asynchronous ACL: packets held (in order) behind one that waits for answers, the answers
+  // for the packet being handled, and the questions in flight (token -> what was asked).
+  std::deque<codec::packet> held_;
+  std::map<acl_key, bool> acl_answers_;
+  std::unordered_map<std::uint64_t, acl_key> acl_asked_;
+  std::uint64_t acl_token_ = 0;
+  std::optional<transport::close_info> close_after_held_;
+  std::uint64_t will_token_ = 0;          ///< question about the will's topic in flight
+  std::optional<bool> will_allowed_;      ///< the hook's answer for the will topic
+  std::optional<codec::publish> will_waiting_; ///< a will to publish once the answer arrives
+  bool end_after_will_ = false; ///< the session ends once the waiting will is decided
 
   // Session state (survives reconnects).
   std::map<std::string, sub_record> subs_; // key: share_group + '\x1f' + filter

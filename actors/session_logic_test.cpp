@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -114,6 +117,11 @@ public:
     events.push_back("end");
   }
   std::int64_t now_ms() const override { return now; }
+  /// Answers of the asynchronous ACL hook, as (token, allowed), in the order they came.
+  std::vector<std::pair<std::uint64_t, bool>> acl_answers;
+  std::function<void(bool)> acl_reply(std::uint64_t token) override {
+    return [this, token](bool allowed) { acl_answers.emplace_back(token, allowed); };
+  }
 
   /// Routed messages, without the $SYS connection notices.
   std::vector<message_ptr> app_routed() const {
@@ -1778,6 +1786,217 @@ TEST_F(SessionLogic, SharedDeliveriesRedistributedWhenConnectionLost) {
   EXPECT_EQ(logic().queued_count(), 1u); // the normal one waits for this client
   attach(v5_connect(100), true);
   EXPECT_TRUE(env.online.back());
+}
+
+// -- asynchronous ACL hook (HTTP) ---------------------------------------------------------
+
+/// A hook whose answers the test gives by hand; `cache` answers at once.
+class fake_hook final : public access_policy, public async_access_hook {
+public:
+  struct question {
+    access_kind kind;
+    std::string topic;
+    std::string client_id;
+    std::function<void(bool)> done;
+  };
+  mutable std::vector<question> asked;
+  std::map<std::string, bool> cache;
+  /// Synchronous (file) rules: topics starting with "file-deny/" are refused.
+  bool file_rules = false;
+
+  bool active() const override { return file_rules; }
+  bool may_publish(const client_identity&, std::string_view t) const override {
+    return t.rfind("file-deny/", 0) != 0;
+  }
+  bool may_subscribe(const client_identity&, std::string_view t) const override {
+    return t.rfind("file-deny/", 0) != 0;
+  }
+  bool may_read(const client_identity&, std::string_view) const override { return true; }
+  const async_access_hook* async_hook() const override { return this; }
+  std::optional<bool> cached(const client_identity&, access_kind,
+                             std::string_view topic) const override {
+    auto it = cache.find(std::string{topic});
+    return it == cache.end() ? std::nullopt : std::optional<bool>{it->second};
+  }
+  void ask(const client_identity& who, access_kind kind, std::string_view topic,
+           std::function<void(bool)> done) const override {
+    asked.push_back(question{kind, std::string{topic}, std::string{who.client_id}, std::move(done)});
+  }
+};
+
+class SessionLogicAclHook : public SessionLogic {
+protected:
+  SessionLogicAclHook() {
+    hook = std::make_shared<fake_hook>();
+    limits.policy = hook;
+  }
+  /// The hook answers question `i`; the answer reaches the session as the actor would pass it.
+  std::vector<packet> answer(std::size_t i, bool allowed) {
+    hook->asked.at(i).done(allowed);
+    auto answers = std::move(env.acl_answers);
+    env.acl_answers.clear();
+    for (auto [token, ok] : answers)
+      logic().on_acl_answer(token, ok);
+    logic().flush();
+    return take();
+  }
+  std::shared_ptr<fake_hook> hook;
+};
+
+TEST_F(SessionLogicAclHook, PublishWaitsForTheAnswerAndLaterPacketsKeepTheirOrder) {
+  attach(v5_connect());
+  auto out = in({pub("a/1", "x", 1, 1), pub("b/2", "y", 1, 2), codec::pingreq{}});
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(logic().holding_packets());
+  ASSERT_EQ(hook->asked.size(), 1u); // only the packet at the head asks
+  EXPECT_EQ(hook->asked[0].topic, "a/1");
+  EXPECT_EQ(hook->asked[0].kind, access_kind::publish);
+  EXPECT_EQ(hook->asked[0].client_id, "client-1");
+  // A later batch waits behind the held packets.
+  EXPECT_TRUE(in(pub("c/3", "z", 1, 3)).empty());
+  out = answer(0, true);
+  auto acks = of_type<codec::puback>(out);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].packet_id, 1);
+  ASSERT_EQ(hook->asked.size(), 2u);
+  EXPECT_EQ(hook->asked[1].topic, "b/2");
+  out = answer(1, false);
+  // PUBACK 2 with 0x87, then PINGRESP, then c/3 waits for its own answer.
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_TRUE(std::holds_alternative<codec::puback>(out[0]));
+  EXPECT_EQ(std::get<codec::puback>(out[0]).code, reason_code::not_authorized);
+  EXPECT_TRUE(std::holds_alternative<codec::pingresp>(out[1]));
+  ASSERT_EQ(hook->asked.size(), 3u);
+  out = answer(2, true);
+  ASSERT_EQ(of_type<codec::puback>(out).size(), 1u);
+  EXPECT_FALSE(logic().holding_packets());
+  auto routed = env.app_routed();
+  ASSERT_EQ(routed.size(), 2u);
+  EXPECT_EQ(routed[0]->topic, "a/1");
+  EXPECT_EQ(routed[1]->topic, "c/3");
+}
+
+TEST_F(SessionLogicAclHook, Mqtt311PublishDeniedIsAcknowledgedAndDropped) {
+  attach(v3_connect());
+  in(pub("t", "x", 1, 5));
+  auto out = answer(0, false);
+  auto acks = of_type<codec::puback>(out);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].packet_id, 5);
+  EXPECT_TRUE(env.app_routed().empty());
+}
+
+TEST_F(SessionLogicAclHook, SubscribeAsksEveryFilterAtOnce) {
+  attach(v3_connect());
+  EXPECT_TRUE(in(sub(3, {{"ok/#", 1}, {"no/#", 1}})).empty());
+  ASSERT_EQ(hook->asked.size(), 2u);
+  EXPECT_EQ(hook->asked[0].kind, access_kind::subscribe);
+  EXPECT_TRUE(answer(1, false).empty()); // still waiting for the first filter
+  auto out = answer(0, true);
+  auto acks = of_type<codec::suback>(out);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].codes,
+            (std::vector<reason_code>{reason_code::granted_qos_1, reason_code::unspecified_error}));
+  ASSERT_EQ(env.subscribes.size(), 1u);
+  EXPECT_EQ(env.subscribes[0].size(), 1u);
+}
+
+TEST_F(SessionLogicAclHook, CachedAnswersNeedNoWait) {
+  hook->cache["a"] = true;
+  hook->cache["b"] = false;
+  attach(v5_connect());
+  auto out = in({pub("a", "x", 1, 1), pub("b", "x", 1, 2)});
+  auto acks = of_type<codec::puback>(out);
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[0].code, reason_code::success);
+  EXPECT_EQ(acks[1].code, reason_code::not_authorized);
+  EXPECT_TRUE(hook->asked.empty());
+  EXPECT_FALSE(logic().holding_packets());
+}
+
+TEST_F(SessionLogicAclHook, FileDenialIsFinalAndTheHookIsNotAsked) {
+  hook->file_rules = true;
+  attach(v5_connect());
+  auto out = in(pub("file-deny/x", "x", 1, 1));
+  auto acks = of_type<codec::puback>(out);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].code, reason_code::not_authorized);
+  EXPECT_TRUE(hook->asked.empty());
+}
+
+TEST_F(SessionLogicAclHook, HeldDisconnectStillCountsWhenTheLinkClosesFirst) {
+  auto c = v3_connect();
+  c.will_message = make_will(0);
+  hook->cache[c.will_message->topic] = true;
+  attach(c);
+  in({pub("a", "x", 0), codec::disconnect{}});
+  link_lost(); // the client closed right after its DISCONNECT
+  EXPECT_TRUE(logic().connected()); // the held packets come first
+  answer(0, true);
+  EXPECT_FALSE(logic().connected());
+  auto routed = env.app_routed();
+  ASSERT_EQ(routed.size(), 1u); // the publish, and no will (normal disconnect, MQTT-3.14.4-3)
+  EXPECT_EQ(routed[0]->topic, "a");
+}
+
+TEST_F(SessionLogicAclHook, WillWaitsForItsAnswer) {
+  auto c = v3_connect();
+  c.will_message = make_will(0);
+  attach(c);
+  ASSERT_EQ(hook->asked.size(), 1u); // asked at CONNECT time
+  EXPECT_EQ(hook->asked[0].topic, c.will_message->topic);
+  link_lost();
+  EXPECT_TRUE(env.app_routed().empty()); // no answer yet
+  EXPECT_EQ(env.ended, 0u);              // the clean session ends after the will is decided
+  answer(0, true);
+  ASSERT_EQ(env.app_routed().size(), 1u);
+  EXPECT_EQ(env.app_routed()[0]->topic, c.will_message->topic);
+  EXPECT_EQ(env.ended, 1u);
+}
+
+TEST_F(SessionLogicAclHook, DeniedWillIsNotPublished) {
+  auto c = v3_connect();
+  c.will_message = make_will(0);
+  attach(c);
+  answer(0, false);
+  link_lost();
+  EXPECT_TRUE(env.app_routed().empty());
+}
+
+// -- publish rate limits --------------------------------------------------------------------
+
+TEST_F(SessionLogic, PublishRateBeyondTheBurstDisconnectsWith0x96) {
+  limits.max_publish_rate = 2;
+  attach(v5_connect());
+  auto out = in({pub("t", "1"), pub("t", "2"), pub("t", "3"), pub("t", "4")});
+  auto d = of_type<codec::disconnect>(out);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].code, reason_code::message_rate_too_high);
+  EXPECT_EQ(env.closes, 1u);
+  EXPECT_EQ(env.app_routed().size(), 2u);
+}
+
+TEST_F(SessionLogic, PublishRateRefillsOverTime) {
+  limits.max_publish_rate = 2;
+  attach(v3_connect());
+  in({pub("t", "1"), pub("t", "2")});
+  env.now += 500; // one more token
+  in(pub("t", "3"));
+  EXPECT_TRUE(logic().connected());
+  in(pub("t", "4"));
+  EXPECT_FALSE(logic().connected()); // 3.1.1: closed without a DISCONNECT
+  EXPECT_TRUE(of_type<codec::disconnect>(take()).empty());
+}
+
+TEST_F(SessionLogic, PublishBytesRateCountsPayloadBytes) {
+  limits.max_publish_bytes_rate = 100;
+  attach(v5_connect());
+  in({pub("t", std::string(60, 'x')), pub("t", std::string(30, 'x'))});
+  EXPECT_TRUE(logic().connected());
+  auto out = in(pub("t", std::string(20, 'x')));
+  auto d = of_type<codec::disconnect>(out);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].code, reason_code::message_rate_too_high);
 }
 
 } // namespace

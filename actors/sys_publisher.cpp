@@ -1,5 +1,6 @@
 #include "actors/sys_publisher.hpp"
 
+#include "actors/mailbox_sampler.hpp"
 #include "actors/topic_shard.hpp"
 #include "metrics/stats.hpp"
 
@@ -13,6 +14,7 @@ struct sys_state {
   static inline const char* name = "sys_publisher";
   sys_args args;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::uint32_t mailbox_tick = 0;
 };
 
 using sys_actor = caf::stateful_actor<sys_state>;
@@ -34,7 +36,7 @@ void publish_stats(sys_actor* self) {
     {"$SYS/broker/messages/received", std::to_string(s.messages_received.get())},
     {"$SYS/broker/messages/sent", std::to_string(s.messages_sent.get())},
     {"$SYS/broker/messages/dropped", std::to_string(s.publish_dropped.get())},
-    {"$SYS/broker/bytes/received", std::to_string(s.bytes_received.get())},
+    {"$SYS/broker/bytes/received", std::to_string(metrics::bytes_read_total())},
     {"$SYS/broker/bytes/sent", std::to_string(s.bytes_sent.get())},
     {"$SYS/broker/subscriptions/count", std::to_string(s.subscriptions.get())},
     {"$SYS/broker/retained messages/count", std::to_string(s.retained_messages.get())},
@@ -57,6 +59,7 @@ caf::behavior sys_behavior(sys_actor* self, sys_args args) {
   self->send(self, tick_atom::value);
   return {
     [=](tick_atom) {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::sys, 1);
       publish_stats(self);
       self->delayed_send(self, self->state.args.interval, tick_atom::value);
     },

@@ -1,6 +1,7 @@
 #include "actors/topic_shard.hpp"
 
 #include "actors/persist.hpp"
+#include "actors/mailbox_sampler.hpp"
 #include "actors/retained_store.hpp"
 #include "actors/subscription_tree.hpp"
 #include "metrics/stats.hpp"
@@ -50,6 +51,7 @@ struct shard_state {
   // Scratch space reused across turns.
   std::vector<sub_match> matches;
   std::unordered_map<std::uint64_t, delivery_batch> out;
+  std::uint32_t mailbox_tick = 0;
 };
 
 using shard_actor = caf::stateful_actor<shard_state>;
@@ -232,6 +234,7 @@ caf::behavior shard_behavior(shard_actor* self, shard_args args) {
   }
   return {
     [=](route_atom, const publish_batch& batch) -> caf::result<void> {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::topic_shard, 16);
       on_publish(self, batch);
       if (self->state.writes.empty()) {
         flush(self);
@@ -251,6 +254,7 @@ caf::behavior shard_behavior(shard_actor* self, shard_args args) {
       }
     },
     [=](subscribe_atom, subscribe_request& req) {
+      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::topic_shard, 16);
       on_subscribe(self, req);
     },
     [=](unsub_atom, const unsubscribe_request& req) { on_unsubscribe(self, req); },

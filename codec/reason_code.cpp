@@ -111,6 +111,7 @@ connect_return_code to_v3_return_code(reason_code rc) noexcept {
   case reason_code::server_unavailable:
   case reason_code::server_busy:
   case reason_code::server_shutting_down:
+  case reason_code::connection_rate_exceeded: // a temporary refusal: "try again later"
     return connect_return_code::server_unavailable;
   case reason_code::bad_user_name_or_password:
     return connect_return_code::bad_user_name_or_password;

@@ -48,6 +48,7 @@ TEST(reason_code, known_codes) {
 TEST(reason_code, v3_connack_return_codes) {
   using crc = connect_return_code;
   EXPECT_EQ(to_v3_return_code(reason_code::success), crc::accepted);
+  EXPECT_EQ(to_v3_return_code(reason_code::connection_rate_exceeded), crc::server_unavailable);
   EXPECT_EQ(to_v3_return_code(reason_code::unsupported_protocol_version),
             crc::unacceptable_protocol_version);
   EXPECT_EQ(to_v3_return_code(reason_code::client_identifier_not_valid), crc::identifier_rejected);

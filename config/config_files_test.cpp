@@ -304,7 +304,7 @@ TEST(ConfigFiles, HmqJsonTlsFile) {
                                                    + R"("}})");
   auto r = run({"--config", cfg});
   ASSERT_TRUE(r.outcome.run) << r.err;
-  EXPECT_EQ(r.outcome.value.tls_port, 8883);
+  EXPECT_EQ(r.outcome.value.tls_port.value_or(-2), 8883);
   EXPECT_EQ(r.outcome.value.tls_cert, cert);
   EXPECT_EQ(r.outcome.value.tls_key, key);
   EXPECT_FALSE(r.outcome.value.tls_verify);

@@ -55,10 +55,12 @@ public:
         "MQTT over WebSocket port (-1 = off)");
     add(listeners, "ws-path", kind::text, po::value(&s.ws_path)->default_value(s.ws_path),
         "WebSocket URL path");
-    add(listeners, "wss-port", kind::integer, po::value(&s.wss_port)->default_value(s.wss_port),
-        "MQTT over WebSocket over TLS port (-1 = off)");
-    add(listeners, "tls-port", kind::integer, po::value(&s.tls_port)->default_value(s.tls_port),
-        "MQTT over TLS port (-1 = off)");
+    // No default_value: "not given" (8883/8084 once a certificate is set) differs from -1.
+    add(listeners, "wss-port", kind::integer, po::value<int>(),
+        "MQTT over WebSocket over TLS port (default: 8084 when --tls-cert is set, otherwise "
+        "off; -1 = off)");
+    add(listeners, "tls-port", kind::integer, po::value<int>(),
+        "MQTT over TLS port (default: 8883 when --tls-cert is set, otherwise off; -1 = off)");
     add(listeners, "unix-socket", kind::text, po::value(&s.unix_socket),
         "path of a Unix-domain socket listener (empty = off)");
     add(listeners, "max-connections", kind::count,
@@ -137,13 +139,16 @@ public:
         "seconds allowed between accepting a connection and its CONNECT");
     add(limits, "max-publish-rate", kind::count,
         po::value(&s.max_publish_rate)->default_value(s.max_publish_rate),
-        "PUBLISH packets per second one client may send (0 = unlimited)");
+        "PUBLISH packets per second one client may send, bursts up to one second's worth; "
+        "beyond it the client is disconnected (MQTT 5: DISCONNECT 0x96) (0 = unlimited)");
     add(limits, "max-publish-bytes-rate", kind::count,
         po::value(&s.max_publish_bytes_rate)->default_value(s.max_publish_bytes_rate),
-        "PUBLISH payload bytes per second one client may send (0 = unlimited)");
+        "PUBLISH payload bytes per second one client may send, bursts up to one second's "
+        "worth; beyond it the client is disconnected (MQTT 5: DISCONNECT 0x96) (0 = unlimited)");
     add(limits, "max-connect-rate-per-ip", kind::count,
         po::value(&s.max_connect_rate_per_ip)->default_value(s.max_connect_rate_per_ip),
-        "connection attempts per second accepted from one IP address (0 = unlimited)");
+        "CONNECTs per second accepted from one IP address over all listeners; beyond it "
+        "CONNACK 0x9F (MQTT 5) / 0x03 server unavailable (3.1.1) (0 = unlimited)");
 
     auto& persistence = group("Persistence");
     add(persistence, "persistence", kind::text,
@@ -399,8 +404,8 @@ std::vector<std::string> validate(const settings& s) {
   };
   port_ok("port", s.port);
   port_ok("ws-port", s.ws_port);
-  port_ok("wss-port", s.wss_port);
-  port_ok("tls-port", s.tls_port);
+  port_ok("wss-port", s.wss_port.value_or(-1));
+  port_ok("tls-port", s.tls_port.value_or(-1));
   port_ok("http-port", s.http_port);
   port_ok("cluster-port", s.cluster_port);
   {
@@ -523,6 +528,10 @@ parse_outcome parse(int argc, const char* const* argv) {
   }
   if (vm.count("allow-anonymous"))
     s.allow_anonymous = vm["allow-anonymous"].as<bool>();
+  if (vm.count("tls-port"))
+    s.tls_port = vm["tls-port"].as<int>();
+  if (vm.count("wss-port"))
+    s.wss_port = vm["wss-port"].as<int>();
   s.check_only = vm.count("check-config") > 0;
   auto problems = validate(s);
   if (!problems.empty()) {

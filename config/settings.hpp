@@ -16,8 +16,10 @@ struct settings {
   int port = 1883;      ///< -1 disables, 0 picks a free port
   int ws_port = 8083;
   std::string ws_path = "/mqtt";
-  int wss_port = -1;
-  int tls_port = -1;
+  /// TLS listeners: not given = 8084 / 8883 when --tls-cert is set, off otherwise; -1 = off
+  /// even with a certificate.
+  std::optional<int> wss_port;
+  std::optional<int> tls_port;
   std::string unix_socket;
   std::size_t max_connections = 0; ///< per listener, 0 = unlimited
   // -- TLS --

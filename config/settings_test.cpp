@@ -93,7 +93,8 @@ TEST(Settings, NoArgumentsRunsWithDefaults) {
   EXPECT_EQ(s.port, 1883);
   EXPECT_EQ(s.ws_port, 8083);
   EXPECT_EQ(s.ws_path, "/mqtt");
-  EXPECT_EQ(s.tls_port, -1);
+  EXPECT_FALSE(s.tls_port.has_value());
+  EXPECT_FALSE(s.wss_port.has_value());
   EXPECT_EQ(s.max_inflight, 20u);
   EXPECT_EQ(s.max_queued_messages, 1000u);
   EXPECT_EQ(s.log_level, "info");
@@ -163,6 +164,24 @@ TEST(Settings, AllowAnonymousIsTriState) {
   ASSERT_TRUE(r.outcome.run) << r.err;
   ASSERT_TRUE(r.outcome.value.allow_anonymous.has_value());
   EXPECT_FALSE(*r.outcome.value.allow_anonymous);
+}
+
+TEST(Settings, TlsPortsDistinguishNotGivenFromOff) {
+  auto r = run({});
+  ASSERT_TRUE(r.outcome.run) << r.err;
+  EXPECT_FALSE(r.outcome.value.tls_port.has_value());
+  EXPECT_FALSE(r.outcome.value.wss_port.has_value());
+  r = run({"--tls-port", "-1", "--wss-port", "-1"});
+  ASSERT_TRUE(r.outcome.run) << r.err;
+  EXPECT_EQ(r.outcome.value.tls_port.value_or(-2), -1);
+  EXPECT_EQ(r.outcome.value.wss_port.value_or(-2), -1);
+  temp_file f{R"({"tls-port": 8884})"};
+  r = run({"--config", f.path()});
+  ASSERT_TRUE(r.outcome.run) << r.err;
+  EXPECT_EQ(r.outcome.value.tls_port.value_or(-2), 8884);
+  r = run({"--tls-port", "70000"});
+  EXPECT_FALSE(r.outcome.run);
+  EXPECT_EQ(r.outcome.exit_code, 2);
 }
 
 // -- JSON file ------------------------------------------------------------------------------

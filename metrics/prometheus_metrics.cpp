@@ -225,6 +225,17 @@ std::vector<MetricFamily> collector::Collect() const {
     f.metric.push_back(std::move(m));
     out.push_back(std::move(f));
   }
+  {
+    // Every kind is listed, 0 when nothing was sampled since the previous scrape.
+    auto f = family("colony_actor_mailbox_depth",
+                    "largest mailbox depth sampled since the previous scrape, by actor kind "
+                    "(each actor samples its own mailbox every Nth message)",
+                    MetricType::Gauge);
+    const auto depths = mailbox_depth().take();
+    for (std::size_t i = 0; i < actor_kinds; ++i)
+      add(f, static_cast<double>(depths[i]), {{"kind", actor_kind_names[i]}});
+    out.push_back(std::move(f));
+  }
   if (sample_) {
     auto b = sample_();
     if (!b.actors_by_kind.empty()) {

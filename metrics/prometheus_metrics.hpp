@@ -22,6 +22,9 @@
 //   colony_delivery_latency_seconds              histogram (1 in 16 deliveries per thread)
 //   colony_auth_failures_total                   counter
 //   colony_actors{kind}                          gauge   running actors by kind
+//   colony_actor_mailbox_depth{kind}             gauge   largest mailbox depth sampled since
+//                                                        the previous scrape (connection,
+//                                                        session, topic_shard, registry, sys)
 //   colony_build_info{version}, colony_http_requests_total{code}
 //   process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
 //   process_open_fds, process_max_fds, process_start_time_seconds, process_threads

@@ -104,3 +104,25 @@ TEST(prometheus, process_sample_reads_proc) {
   EXPECT_GE(p.threads, 1);
   EXPECT_GT(p.max_fds, 0);
 }
+
+TEST(prometheus, mailbox_depth_is_the_max_since_the_previous_scrape) {
+  prom::exposition e{{}, "1"};
+  (void)e.text(); // start from an empty window
+  mailbox_depth().sample(actor_kind::session, 3);
+  mailbox_depth().sample(actor_kind::session, 12);
+  mailbox_depth().sample(actor_kind::session, 5);
+  mailbox_depth().sample(actor_kind::topic_shard, 40);
+  auto s = samples(e.text());
+  EXPECT_EQ(value(s, "colony_actor_mailbox_depth{kind=\"session\"}"), 12);
+  EXPECT_EQ(value(s, "colony_actor_mailbox_depth{kind=\"topic_shard\"}"), 40);
+  // Every kind is listed, unsampled ones at 0.
+  for (auto* kind : actor_kind_names)
+    EXPECT_GE(value(s, std::string{"colony_actor_mailbox_depth{kind=\""} + kind + "\"}"), 0)
+      << kind;
+  EXPECT_EQ(value(s, "colony_actor_mailbox_depth{kind=\"registry\"}"), 0);
+  // The next scrape starts a new window.
+  mailbox_depth().sample(actor_kind::session, 2);
+  s = samples(e.text());
+  EXPECT_EQ(value(s, "colony_actor_mailbox_depth{kind=\"session\"}"), 2);
+  EXPECT_EQ(value(s, "colony_actor_mailbox_depth{kind=\"topic_shard\"}"), 0);
+}

@@ -32,7 +32,7 @@ struct broker_stats {
   counter disconnects_total;
   counter messages_received;  // PUBLISH packets in
   counter messages_sent;      // PUBLISH packets out
-  counter bytes_received;
+  // Bytes received are counted per read by the transport (hot::slot::bytes_read).
   counter bytes_sent;
   counter publish_dropped;    // dropped: queue full / slow consumer / expired / too large
   counter subscriptions;      // gauge
@@ -88,7 +88,9 @@ struct slot {
   static constexpr std::size_t latency_sum_ns = latency_bucket + latency_buckets;
   static constexpr std::size_t latency_count = latency_sum_ns + 1;
   static constexpr std::size_t delivery_tick = latency_count + 1; ///< sampling clock
-  static constexpr std::size_t count = delivery_tick + 1;
+  /// Bytes the transport read from clients (whole reads, before decoding; WebSocket: payload).
+  static constexpr std::size_t bytes_read = delivery_tick + 1;
+  static constexpr std::size_t count = bytes_read + 1;
 };
 
 struct alignas(64) thread_counters {
@@ -198,6 +200,16 @@ inline void count_packet_in(unsigned type, std::size_t bytes) noexcept {
   hot::detail::bump(c.v[hot::slot::bytes_in + (type & 15)], bytes);
 }
 
+/// One read of `bytes` from a client socket (called per read, not per packet).
+inline void count_bytes_read(std::size_t bytes) noexcept {
+  hot::detail::bump(hot::local().v[hot::slot::bytes_read], bytes);
+}
+
+/// Bytes read from clients so far, all threads (takes the registry lock: not for hot paths).
+inline std::uint64_t bytes_read_total() {
+  return hot::snapshot()[hot::slot::bytes_read];
+}
+
 /// Encoded outbound packets (whole packets back to back, as written to a link).
 inline void count_packets_out(const std::uint8_t* data, std::size_t size) noexcept {
   auto& c = hot::local();
@@ -249,6 +261,49 @@ inline void count_delivered(unsigned qos, std::int64_t received_at_ns) noexcept 
 inline void count_dropped(const char* why) noexcept {
   hot::detail::bump(
     hot::local().v[hot::slot::dropped + static_cast<std::size_t>(hot::drop_reason_of(why))], 1);
+}
+
+// -- sampled mailbox depth by actor kind ------------------------------------------------
+//
+// Actors read their own mailbox size now and then (every Nth message they handle, see
+// actors/mailbox_sampler.hpp) and report it here; /metrics shows, per kind, the largest depth
+// sampled since the previous scrape (colony_actor_mailbox_depth{kind}) and starts over. No
+// sample since the last scrape reads 0, which is also what an idle actor's mailbox holds.
+
+enum class actor_kind : std::uint8_t { connection, session, topic_shard, registry, sys };
+inline constexpr std::size_t actor_kinds = 5;
+inline constexpr const char* actor_kind_names[actor_kinds] = {"connection", "session",
+                                                              "topic_shard", "registry", "sys"};
+
+class mailbox_depths {
+public:
+  /// One sample of a mailbox of kind `k` (any thread).
+  void sample(actor_kind k, std::uint64_t depth) noexcept {
+    auto& m = slots_[static_cast<std::size_t>(k)].max;
+    auto cur = m.load(std::memory_order_relaxed);
+    // Plain load first: the common case (not a new maximum) writes nothing.
+    while (depth > cur && !m.compare_exchange_weak(cur, depth, std::memory_order_relaxed)) {
+    }
+  }
+  /// The largest sample per kind since the previous take(), and a fresh start.
+  std::array<std::uint64_t, actor_kinds> take() noexcept {
+    std::array<std::uint64_t, actor_kinds> out{};
+    for (std::size_t i = 0; i < actor_kinds; ++i)
+      out[i] = slots_[i].max.exchange(0, std::memory_order_relaxed);
+    return out;
+  }
+
+private:
+  struct alignas(64) slot {
+    std::atomic<std::uint64_t> max{0};
+  };
+  std::array<slot, actor_kinds> slots_;
+};
+
+/// Never destroyed (sampled from actor threads that may outlive static destruction).
+inline mailbox_depths& mailbox_depth() noexcept {
+  static mailbox_depths* m = new mailbox_depths;
+  return *m;
 }
 
 // -- labelled event counters (rare events: connects, disconnects) ------------------------

@@ -123,3 +123,27 @@ TEST(labeled, normalizes_and_sums) {
   EXPECT_EQ(labeled_counters::normalize("Bad User Name or Password!"),
             "bad_user_name_or_password");
 }
+
+TEST(mailbox_depths, keeps_the_max_across_threads_until_taken) {
+  mailbox_depths d;
+  std::vector<std::thread> threads;
+  for (std::uint64_t t = 0; t < 4; ++t)
+    threads.emplace_back([&d, t] {
+      for (std::uint64_t i = 0; i < 1000; ++i)
+        d.sample(actor_kind::topic_shard, t * 1000 + i);
+    });
+  for (auto& th : threads)
+    th.join();
+  auto a = d.take();
+  EXPECT_EQ(a[static_cast<std::size_t>(actor_kind::topic_shard)], 3999u);
+  EXPECT_EQ(a[static_cast<std::size_t>(actor_kind::session)], 0u);
+  auto b = d.take();
+  EXPECT_EQ(b[static_cast<std::size_t>(actor_kind::topic_shard)], 0u);
+}
+
+TEST(hot_counters, bytes_read_are_summed) {
+  auto before = bytes_read_total();
+  count_bytes_read(100);
+  std::thread([] { count_bytes_read(23); }).join();
+  EXPECT_EQ(bytes_read_total() - before, 123u);
+}

@@ -11,9 +11,10 @@ access_control::access_control(const config::settings& s, bool allow_anonymous,
   : allow_anonymous_(allow_anonymous), store_(s.password_file, s.acl_file) {
   for (auto& e : store_.reload())
     errors.push_back(e.to_string());
-  if (!s.auth_http_url.empty()) {
+  if (!s.auth_http_url.empty() || !s.acl_http_url.empty()) {
     config::http_auth_options o;
     o.auth_url = s.auth_http_url;
+    o.acl_url = s.acl_http_url;
     o.timeout = std::chrono::milliseconds{s.auth_http_timeout_ms};
     o.cache_ttl = std::chrono::seconds{s.auth_http_cache_seconds};
     o.on_error = [](const std::string& what) {
@@ -22,7 +23,7 @@ access_control::access_control(const config::settings& s, bool allow_anonymous,
     std::string error;
     http_ = config::http_auth::create(std::move(o), error);
     if (!http_)
-      errors.push_back("auth-http-url: " + error);
+      errors.push_back(error);
   }
 }
 
@@ -34,7 +35,7 @@ std::vector<std::string> access_control::reload() {
 }
 
 bool access_control::has_authentication() const {
-  return !store_.password_file().empty() || http_ != nullptr;
+  return !store_.password_file().empty() || (http_ && http_->has_auth_url());
 }
 
 void access_control::authenticate(const codec::connect& c, const transport::link&,
@@ -87,6 +88,37 @@ bool access_control::may_subscribe(const actors::client_identity& who,
 
 bool access_control::may_read(const actors::client_identity& who, std::string_view topic) const {
   return allowed(config::acl::access::subscribe, who, topic);
+}
+
+const actors::async_access_hook* access_control::async_hook() const {
+  return http_ && http_->has_acl_url() ? this : nullptr;
+}
+
+namespace {
+
+config::http_acl_request acl_request(const actors::client_identity& who,
+                                     actors::access_kind kind, std::string_view topic) {
+  config::http_acl_request r;
+  r.client_id = who.client_id;
+  r.username = who.username;
+  r.ip = who.ip;
+  r.topic = topic;
+  r.action = kind == actors::access_kind::publish ? config::acl::access::publish
+                                                  : config::acl::access::subscribe;
+  return r;
+}
+
+} // namespace
+
+std::optional<bool> access_control::cached(const actors::client_identity& who,
+                                           actors::access_kind kind,
+                                           std::string_view topic) const {
+  return http_->cached_acl(acl_request(who, kind, topic));
+}
+
+void access_control::ask(const actors::client_identity& who, actors::access_kind kind,
+                         std::string_view topic, std::function<void(bool)> done) const {
+  http_->check_acl(acl_request(who, kind, topic), std::move(done));
 }
 
 } // namespace colony::server

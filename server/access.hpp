@@ -15,7 +15,11 @@
 
 namespace colony::server {
 
-class access_control final : public actors::authenticator, public actors::access_policy {
+/// Authorization rule: the ACL file is asked first; when it allows (or there is none) and
+/// --acl-http-url is set, the HTTP hook is asked too. Both must allow.
+class access_control final : public actors::authenticator,
+                             public actors::access_policy,
+                             public actors::async_access_hook {
 public:
   /// Loads the files; on failure `errors` holds one message per problem.
   access_control(const config::settings& s, bool allow_anonymous,
@@ -36,6 +40,13 @@ public:
   bool may_publish(const actors::client_identity& who, std::string_view topic) const override;
   bool may_subscribe(const actors::client_identity& who, std::string_view filter) const override;
   bool may_read(const actors::client_identity& who, std::string_view topic) const override;
+  const actors::async_access_hook* async_hook() const override;
+
+  // -- async_access_hook (the HTTP ACL) -------------------------------------------
+  std::optional<bool> cached(const actors::client_identity& who, actors::access_kind kind,
+                             std::string_view topic) const override;
+  void ask(const actors::client_identity& who, actors::access_kind kind, std::string_view topic,
+           std::function<void(bool)> done) const override;
 
 private:
   bool allowed(config::acl::access a, const actors::client_identity& who,

@@ -58,6 +58,8 @@ actors::session_limits limits_from(const config::settings& s) {
   l.max_topic_length = s.max_topic_length;
   l.max_topic_levels = s.max_topic_levels;
   l.sys_notices = s.sys_notices;
+  l.max_publish_rate = s.max_publish_rate;
+  l.max_publish_bytes_rate = s.max_publish_bytes_rate;
   return l;
 }
 
@@ -195,11 +197,12 @@ bool broker::start() {
   };
   d.transport = std::make_unique<transport::server>(topts);
 
-  // TLS: on when a certificate is given. The TLS and WSS ports then default to 8883 and 8084.
+  // TLS: on when a certificate is given. The TLS and WSS ports then default to 8883 and 8084
+  // unless given; -1 switches a listener off even with a certificate.
   const bool tls_on = !s.tls_cert.empty();
-  const int tls_port = s.tls_port >= 0 ? s.tls_port : (tls_on ? 8883 : -1);
-  const int wss_port = s.wss_port >= 0 ? s.wss_port : (tls_on ? 8084 : -1);
-  if (!tls_on && (s.tls_port >= 0 || s.wss_port >= 0)) {
+  const int tls_port = s.tls_port.value_or(tls_on ? 8883 : -1);
+  const int wss_port = s.wss_port.value_or(tls_on ? 8084 : -1);
+  if (!tls_on && (tls_port >= 0 || wss_port >= 0)) {
     log::error("transport", "TLS listeners need a certificate",
                {{"error", "tls-port/wss-port is set but tls-cert is not"}});
     return false;
@@ -225,9 +228,13 @@ bool broker::start() {
   auto registry = d.registry;
   auto allow_anonymous = d.allow_anonymous;
   auto access = d.access;
-  auto make_on_accept = [&sys, registry, limits, allow_anonymous,
-                         access](bool identity_as_username) {
-    return [&sys, registry, limits, allow_anonymous, access, identity_as_username](
+  // One table for every listener: the limit is per source address, whatever the listener.
+  std::shared_ptr<actors::per_ip_rate_limiter> connect_rate;
+  if (s.max_connect_rate_per_ip > 0)
+    connect_rate = std::make_shared<actors::per_ip_rate_limiter>(s.max_connect_rate_per_ip);
+  auto make_on_accept = [&sys, registry, limits, allow_anonymous, access,
+                         connect_rate](bool identity_as_username) {
+    return [&sys, registry, limits, allow_anonymous, access, connect_rate, identity_as_username](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
       actors::connection_args a;
@@ -238,6 +245,7 @@ bool broker::start() {
       a.allow_anonymous = allow_anonymous;
       a.auth = access;
       a.identity_as_username = identity_as_username;
+      a.connect_rate = connect_rate;
       bridge->set_target(actors::spawn_connection(sys, std::move(a)));
       return bridge;
     };

@@ -261,6 +261,7 @@ private:
       return;
     }
     rend_ += n;
+    metrics::count_bytes_read(n);
     decode_and_continue();
   }
 

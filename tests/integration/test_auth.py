@@ -8,6 +8,7 @@ config/http_auth into the connection and session actors. Colony-only (the flags 
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 import rawmqtt as raw
+import rawmqtt5 as raw5
 from clients import PahoClient, unique_id, wait_until
 
 pytestmark = pytest.mark.colony_only
@@ -122,10 +124,17 @@ def test_acl_file_controls_publish_and_subscribe(broker_factory, files):
 
 
 class HookServer:
-    """Auth: 200 for password "ok"; ACL: 200 unless the topic starts with "deny/"."""
+    """Auth: 200 for password "ok". ACL: 403 for topics starting with "deny/", 200 otherwise;
+    topics starting with "slow/" are answered after SLOW_SECONDS, "hang/" after HANG_SECONDS
+    (beyond the broker's timeout in the tests that use it). ``answered`` lists ACL topics in
+    the order their answers were sent."""
+
+    SLOW_SECONDS = 1.0  # below the default --auth-http-timeout-ms (2 s)
+    HANG_SECONDS = 4.0
 
     def __init__(self):
         self.requests = []
+        self.answered = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -134,9 +143,19 @@ class HookServer:
 
             def _answer(self, kind, fields, ok):
                 outer.requests.append((kind, {k: v[0] for k, v in fields.items()}))
-                self.send_response(200 if ok else 403)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                topic = fields.get("topic", [""])[0]
+                if kind == "acl" and topic.startswith("slow/"):
+                    time.sleep(outer.SLOW_SECONDS)
+                if kind == "acl" and topic.startswith("hang/"):
+                    time.sleep(outer.HANG_SECONDS)
+                try:
+                    self.send_response(200 if ok else 403)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the broker gave up waiting
+                if kind == "acl":
+                    outer.answered.append(topic)
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
@@ -155,6 +174,10 @@ class HookServer:
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def acl_requests(self, topic=None):
+        return [f for k, f in list(self.requests)
+                if k == "acl" and (topic is None or f.get("topic") == topic)]
 
     def close(self):
         self.server.shutdown()
@@ -177,15 +200,128 @@ def test_http_auth_hook(broker_factory, hook):
     assert {"username": "u1", "clientid": "c1", "password": "ok"} in auths
 
 
-@pytest.mark.skip(reason="the HTTP ACL hook (--acl-http-url) is not wired into the sessions yet: "
-                         "an asynchronous check per PUBLISH/SUBSCRIBE is still to be designed")
 def test_http_acl_hook(broker_factory, hook):
+    """--acl-http-url is asked for each SUBSCRIBE filter (access=1) with the client's
+    identity; 403 refuses the filter (3.1.1 SUBACK 0x80)."""
     b = broker_factory(extra_args=["--acl-http-url", hook.url("/acl")])
-    c = PahoClient(b, client_id="h1")
+    c = PahoClient(b, client_id="h1", username="hu", password="pw")
     c.connect()
     assert c.subscribe("allowed/x", 1) == [1]
     assert c.subscribe("deny/x", 1) == [0x80]
-    acls = [f for k, f in hook.requests if k == "acl"]
+    acls = hook.acl_requests()
     assert any(f["topic"] == "allowed/x" and f["access"] == "1" and f["clientid"] == "h1"
-               for f in acls), acls
+               and f["username"] == "hu" and f["ip"] == "127.0.0.1" for f in acls), acls
     c.disconnect()
+
+
+def test_http_acl_denies_subscribe_v5_with_0x87(broker_factory, hook):
+    b = broker_factory(extra_args=["--acl-http-url", hook.url("/acl")])
+    with raw5.Client(b.host, b.port) as c:
+        c.connect_ok("h5sub")
+        ack = c.subscribe([("ok/a", 1), ("deny/a", 1), ("ok/b", 0)], packet_id=7)
+        assert ack.codes == [1, 0x87, 0], ack  # one SUBACK, every filter answered in order
+
+
+def test_http_acl_denies_publish_v5_0x87_and_v3_silently(broker_factory, hook):
+    b = broker_factory(extra_args=["--acl-http-url", hook.url("/acl")])
+    watcher = PahoClient(b, client_id="hw")
+    watcher.connect()
+    assert watcher.subscribe("#", 1) == [1]
+    with raw5.Client(b.host, b.port) as c5:
+        c5.connect_ok("hp5")
+        assert c5.publish_qos1("deny/a", b"no", packet_id=1).rc == 0x87  # Not authorized
+        assert c5.publish_qos1("ok/a", b"yes", packet_id=2).rc == 0
+    with raw.RawClient(b.host, b.port) as c3:
+        c3.connect_ok("hp3")
+        c3.publish_qos1("deny/b", b"no")  # 3.1.1 cannot say no: PUBACK, message dropped
+        c3.publish_qos1("ok/b", b"yes", packet_id=2)
+    assert watcher.wait_for(lambda m: m.topic == "ok/a"), watcher.messages
+    assert watcher.wait_for(lambda m: m.topic == "ok/b"), watcher.messages
+    time.sleep(0.3)
+    assert not [m.topic for m in watcher.messages if m.topic.startswith("deny/")]
+    pubs = hook.acl_requests("deny/a")
+    assert pubs and pubs[0]["access"] == "2" and pubs[0]["clientid"] == "hp5", pubs
+    watcher.disconnect()
+
+
+def test_http_acl_answers_are_cached(broker_factory, hook):
+    """Repeated questions are answered from the cache (the HTTP server sees one request);
+    the cache key holds the client id, so another client is asked about separately."""
+    b = broker_factory(extra_args=["--acl-http-url", hook.url("/acl"),
+                                   "--auth-http-cache-seconds", "60"])
+    with raw5.Client(b.host, b.port) as c:
+        c.connect_ok("hc1")
+        for i in range(5):
+            assert c.publish_qos1("cached/t", b"x", packet_id=i + 1).rc == 0
+        for i in range(3):
+            assert c.publish_qos1("deny/cached", b"x", packet_id=10 + i).rc == 0x87
+    assert len(hook.acl_requests("cached/t")) == 1, hook.acl_requests()
+    assert len(hook.acl_requests("deny/cached")) == 1, hook.acl_requests()
+    with raw5.Client(b.host, b.port) as c:
+        c.connect_ok("hc2")
+        assert c.publish_qos1("cached/t", b"x").rc == 0
+    assert len(hook.acl_requests("cached/t")) == 2
+
+
+def test_http_acl_fails_closed_when_server_is_down(broker_factory):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]  # closed again: nothing listens there
+    b = broker_factory(extra_args=["--acl-http-url", "http://127.0.0.1:%d/acl" % dead_port,
+                                   "--auth-http-timeout-ms", "1000"])
+    with raw5.Client(b.host, b.port) as c:
+        c.connect_ok("hdown")
+        assert c.subscribe([("a/b", 1)]).codes == [0x87]
+        assert c.publish_qos1("a/b", b"x").rc == 0x87
+
+
+def test_http_acl_fails_closed_on_timeout(broker_factory, hook):
+    b = broker_factory(extra_args=["--acl-http-url", hook.url("/acl"),
+                                   "--auth-http-timeout-ms", "300"])
+    with raw5.Client(b.host, b.port) as c:
+        c.connect_ok("htimeout")
+        assert c.publish_qos1("hang/x", b"x", timeout=HookServer.HANG_SECONDS).rc == 0x87
+        # Later packets are not stuck behind the failed question.
+        assert c.publish_qos1("ok/x", b"x", packet_id=2).rc == 0
+
+
+def test_slow_http_acl_keeps_order_and_blocks_no_other_client(broker_factory, hook):
+    """While one client's PUBLISH waits for a slow ACL answer, its later packets wait behind
+    it (order kept), and another client is served at once."""
+    b = broker_factory(extra_args=["--acl-http-url", hook.url("/acl")])
+    watcher = PahoClient(b, client_id="hwatch")
+    watcher.connect()
+    assert watcher.subscribe("#", 1) == [1]
+    with raw5.Client(b.host, b.port) as slow, raw5.Client(b.host, b.port) as fast:
+        slow.connect_ok("hslow")
+        fast.connect_ok("hfast")
+        slow.send(raw5.publish("slow/t", b"first", qos=1, packet_id=1))
+        slow.send(raw5.publish("quick/t", b"second", qos=1, packet_id=2))
+        assert wait_until(lambda: hook.acl_requests("slow/t"), timeout=5)
+        assert fast.publish_qos1("fast/t", b"x").rc == 0
+        # The other client got its answer while the slow question was still unanswered.
+        assert "slow/t" not in hook.answered
+        acks = [slow.recv_packet(timeout=HookServer.SLOW_SECONDS + 5) for _ in range(2)]
+        assert [(p.type, p.packet_id, p.rc) for p in acks] == [(raw5.PUBACK, 1, 0),
+                                                              (raw5.PUBACK, 2, 0)], acks
+    assert watcher.wait_for(lambda m: m.topic == "quick/t"), watcher.messages
+    topics = [m.topic for m in watcher.messages if m.topic in ("slow/t", "quick/t")]
+    assert topics == ["slow/t", "quick/t"], topics
+    watcher.disconnect()
+
+
+def test_http_acl_checks_will_topic(broker_factory, hook):
+    b = broker_factory(extra_args=["--acl-http-url", hook.url("/acl")])
+    watcher = PahoClient(b, client_id="hwill-w")
+    watcher.connect()
+    assert watcher.subscribe("#", 0) == [0]
+    for cid, topic in (("hwill-deny", "deny/will"), ("hwill-ok", "ok/will")):
+        c = raw.RawClient(b.host, b.port)
+        c.connect_ok(cid, will=dict(topic=topic, payload=b"gone"))
+        assert wait_until(lambda: hook.acl_requests(topic), timeout=5)  # asked at CONNECT
+        c.close()  # no DISCONNECT: the will applies
+    assert watcher.wait_for(lambda m: m.topic == "ok/will"), watcher.messages
+    time.sleep(0.3)
+    assert not [m for m in watcher.messages if m.topic == "deny/will"]
+    assert hook.acl_requests("ok/will")[0]["access"] == "2"
+    watcher.disconnect()

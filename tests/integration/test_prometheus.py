@@ -203,3 +203,24 @@ def test_promtool_finds_nothing_in_metrics(prometheus_installed, http_broker):
         assert p.returncode == 0 and report == "", "promtool check metrics:\n%s" % report
     finally:
         c.disconnect()
+
+
+def test_mailbox_depth_series_for_every_actor_kind(http_broker):
+    """colony_actor_mailbox_depth{kind} is listed for every actor kind (sampled by the actors
+    themselves; 0 when nothing was sampled since the previous scrape)."""
+    c = PahoClient(http_broker, client_id=unique_id("mbox"))
+    c.connect()
+    c.subscribe("mb/#")
+    c.publish("mb/1", b"x")
+    c.wait_messages(1)
+    try:
+        status, _, text = http(http_broker, "GET", "/metrics")
+        assert status == 200
+        assert "# TYPE colony_actor_mailbox_depth gauge" in text
+        for kind in ("connection", "session", "topic_shard", "registry", "sys"):
+            line = [l for l in text.splitlines()
+                    if l.startswith('colony_actor_mailbox_depth{kind="%s"}' % kind)]
+            assert len(line) == 1, (kind, text)
+            assert float(line[0].split()[-1]) >= 0
+    finally:
+        c.disconnect()

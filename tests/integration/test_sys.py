@@ -176,3 +176,25 @@ def test_statistics_published_periodically(broker):
     msgs = c.wait_messages(3, timeout=6)
     assert len(msgs) >= 3, msgs
     c.disconnect()
+
+
+@pytest.mark.broker_opts(sys_interval=1)
+def test_bytes_received_grows_after_publish(broker):
+    """$SYS/broker/bytes/received counts what clients sent: a 5,000-byte publish raises it by
+    at least that much within a couple of statistics cycles."""
+    watcher = PahoClient(broker)
+    watcher.connect()
+    watcher.subscribe("$SYS/broker/bytes/received", 0)
+    assert watcher.wait_for(lambda m: not m.retain, timeout=4), "no live bytes/received"
+    before = int(watcher.messages[-1].payload)
+    with raw.RawClient(broker.host, broker.port) as c:
+        c.connect_ok(unique_id("bytes"))
+        c.publish_qos1("bytes/t", b"b" * 5000)
+    deadline = time.monotonic() + 6
+    now = before
+    while time.monotonic() < deadline and now < before + 5000:
+        watcher.clear()
+        if watcher.wait_for(lambda m: not m.retain, timeout=3):
+            now = int(watcher.messages[-1].payload)
+    assert now >= before + 5000, (before, now)
+    watcher.disconnect()

@@ -264,3 +264,28 @@ class raw_addr:  # noqa: N801 - a tiny host/port holder for clients.MosquittoSub
     def __init__(self, port):
         self.host = HOST
         self.port = port
+
+
+def test_tls_port_minus_one_is_off_even_with_a_certificate(broker_factory, pki):  # noqa: F811
+    """--tls-port -1 / --wss-port -1 switch the TLS listeners off although --tls-cert is set
+    (before the fix "-1" and "not given" were the same value, so 8883/8084 opened anyway)."""
+    b = broker_factory(extra_args=["--tls-port", "-1", "--wss-port", "-1",
+                                   "--tls-cert", pki.server_crt, "--tls-key", pki.server_key])
+    assert listener_port(b, "mqtt") == b.port
+    names = {r.get("listener") for r in b.log_records() if r.get("msg") == "listening"}
+    assert "mqtts" not in names and "wss" not in names, names
+    rc, err = _pub(b.port)
+    assert rc == 0, err
+
+
+def test_tls_port_not_given_defaults_to_8883_with_a_certificate(broker_factory, pki):  # noqa: F811
+    """Without --tls-port a certificate turns the TLS listener on at 8883 (skipped when that
+    port is taken on this machine)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, 8883))
+        except OSError:
+            pytest.skip("port 8883 is in use")
+    b = broker_factory(extra_args=["--wss-port", "-1", "--tls-cert", pki.server_crt,
+                                   "--tls-key", pki.server_key])
+    assert listener_port(b, "mqtts") == 8883
