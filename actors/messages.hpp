@@ -116,6 +116,7 @@ using list_atom = caf::atom_constant<caf::atom("list")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using refill_atom = caf::atom_constant<caf::atom("refill")>;
 using acl_atom = caf::atom_constant<caf::atom("acl")>;
 
 } // namespace colony::actors

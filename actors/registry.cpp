@@ -135,8 +135,7 @@ void restore_sessions(registry_actor* self) {
       loaded->entries.erase(it);
     }
     if (auto it = loaded->spilled.find(rec.client_id); it != loaded->spilled.end()) {
-      r->spilled = it->second.first;
-      r->spill_from_seq = it->second.second;
+      r->spilled = std::move(it->second);
       loaded->spilled.erase(it);
     }
     if (auto it = loaded->inbound.find(rec.client_id); it != loaded->inbound.end()) {

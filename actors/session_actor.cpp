@@ -85,6 +85,14 @@ public:
   void end_session() override;
   std::int64_t now_ms() const override { return actors::now_ms(); }
   void persist(persistence::batch writes, bool hold_output) override;
+  void request_refill() override {
+    if (!store_)
+      return;
+    // An empty batch: its callback runs after everything submitted before it is applied.
+    store_->submit(persistence::batch{}, [me = caf::actor_cast<caf::actor>(self_)] {
+      caf::anon_send(me, refill_atom::value);
+    });
+  }
 
   /// One hold is over (writes durable, or the shards acknowledged a turn's publishes).
   void release_hold() {
@@ -353,6 +361,12 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
   }
   return {
     [=](committed_atom) { self->state.env->release_hold(); },
+    [=](refill_atom) {
+      auto& st = self->state;
+      st.logic->on_refill();
+      st.logic->flush();
+      st.env->flush_routes();
+    },
     [=](attach_atom, attach_request& a) { on_attach(self, a); },
     [=](packets_atom, std::uint64_t link_id, transport::packet_batch& batch) {
       sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::session);

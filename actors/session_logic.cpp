@@ -360,7 +360,8 @@ void session_logic::reset_state() {
   subs_.clear();
   inflight_.clear();
   pending_.clear();
-  spilled_ = 0;
+  spilled_.clear();
+  refill_requested_ = false;
   inbound_qos2_.clear();
   has_shared_ = false;
   ended_ = false;
@@ -1041,48 +1042,35 @@ void session_logic::offer(delivery d) {
 }
 
 void session_logic::enqueue(delivery d) {
-  if (pending_.size() + spilled_ >= limits_.max_queued_messages) {
+  if (pending_.size() + spilled_.size() >= limits_.max_queued_messages) {
     drop(d, "session queue full");
     return;
   }
-  if (d.seq != 0 && (spilled_ > 0 || pending_.size() >= limits_.max_queued_in_memory)) {
-    // The store has it (the shard wrote it): keep only the count, read it back later.
-    if (spilled_ == 0 || d.seq < spill_from_seq_)
-      spill_from_seq_ = d.seq;
-    ++spilled_;
+  if (d.seq != 0 && (!spilled_.empty() || pending_.size() >= limits_.max_queued_in_memory)) {
+    // The store has it (the shard wrote it): keep only its seq, read it back later. Seqs
+    // from different shards may arrive slightly out of order; per topic they are in order.
+    auto at = std::upper_bound(spilled_.begin(), spilled_.end(), d.seq);
+    spilled_.insert(at, d.seq);
     return;
   }
   pending_.push_back(std::move(d));
 }
 
-void session_logic::refill() {
-  if (spilled_ == 0 || !limits_.store || !connected_)
+void session_logic::on_refill() {
+  refill_requested_ = false;
+  if (spilled_.empty() || !limits_.store)
     return;
-  // What is in memory already (a message that arrived before an older one spilled).
-  std::unordered_set<std::uint64_t> known;
-  for (const auto& d : pending_)
-    known.insert(d.seq);
-  for (const auto& [id, e] : inflight_)
-    known.insert(e.d.seq);
-  // Per topic, order is kept without sorting: a topic's messages come from one shard in
-  // seq order, and once spilling starts every later one spills too.
-  auto want = std::max<std::size_t>(1, limits_.max_queued_in_memory / 2);
-  auto asked = want + known.size();
-  auto page = limits_.store->read_entries(client_id_, spill_from_seq_, asked);
-  std::size_t taken = 0;
-  for (auto& e : page) {
-    spill_from_seq_ = e.seq + 1;
-    if (known.count(e.seq) > 0 || e.incarnation != incarnation_
-        || e.stage != persistence::entry_stage::queued)
-      continue;
-    pending_.push_back(from_entry(std::move(e)));
-    if (++taken == want)
-      break;
+  auto want = std::min(spilled_.size(), std::max<std::size_t>(1, limits_.max_queued_in_memory / 2));
+  std::vector<std::uint64_t> seqs(spilled_.begin(), spilled_.begin() + static_cast<long>(want));
+  auto found = limits_.store->get_entries(client_id_, seqs);
+  spilled_.erase(spilled_.begin(), spilled_.begin() + static_cast<long>(want));
+  for (auto& e : found) {
+    // Written by a shard before this session saw it, and applied before this refill ran:
+    // a missing entry was deleted meanwhile (the session ended and started anew).
+    if (e && e->incarnation == incarnation_ && e->stage == persistence::entry_stage::queued)
+      pending_.push_back(from_entry(std::move(*e)));
   }
-  if (page.size() < asked && taken < want)
-    spilled_ = 0; // read to the end of the store's queue
-  else
-    spilled_ -= std::min(spilled_, taken);
+  pump();
 }
 
 void session_logic::drop(const delivery& d, const char* why) {
@@ -1117,8 +1105,11 @@ void session_logic::drop(const char* why) {
 }
 
 void session_logic::pump() {
-  if (spilled_ > 0 && pending_.size() < limits_.max_queued_in_memory / 2 + 1)
-    refill();
+  if (!spilled_.empty() && !refill_requested_ && connected_
+      && pending_.size() < limits_.max_queued_in_memory / 2 + 1) {
+    refill_requested_ = true;
+    env_.request_refill();
+  }
   while (connected_ && !pending_.empty() && window_open()) {
     if (write_buffer_full()) {
       if (!waiting_for_drain_) {
@@ -1279,8 +1270,7 @@ void session_logic::restore(restored_session&& r) {
     last_packet_id_ = std::max(last_packet_id_, id);
   }
   inbound_qos2_.insert(r.inbound_qos2.begin(), r.inbound_qos2.end());
-  spilled_ = r.spilled;
-  spill_from_seq_ = r.spill_from_seq;
+  spilled_.assign(r.spilled.begin(), r.spilled.end());
   // The client has been away since it disconnected, or since the broker stopped.
   disconnected_at_ms_ = now - r.offline_ms;
   will_ = std::move(rec.will);

@@ -91,6 +91,9 @@ public:
     (void)writes;
     (void)hold_output;
   }
+  /// Calls session_logic::on_refill() once everything submitted to the store so far is
+  /// applied (so the messages this session spilled can be read back).
+  virtual void request_refill() {}
 };
 
 /// What the store kept of a session, for restore() at start.
@@ -98,9 +101,8 @@ struct restored_session {
   persistence::stored_session record;
   std::vector<persistence::stored_entry> entries; ///< of this incarnation, in seq order
   std::vector<std::uint16_t> inbound_qos2;
-  /// Entries left in the store (not read at start), and the lowest seq among them.
-  std::size_t spilled = 0;
-  std::uint64_t spill_from_seq = 0;
+  /// Seqs of entries left in the store (not read at start), in order.
+  std::vector<std::uint64_t> spilled;
   /// Milliseconds the client has been offline (downtime included).
   std::int64_t offline_ms = 0;
 };
@@ -130,6 +132,9 @@ public:
   void on_deliveries(delivery_batch& batch);
   void on_link_closed(const transport::close_info& info);
   void on_drained();
+  /// Everything submitted to the store before the last request_refill() is applied: reads
+  /// spilled messages back into the in-memory queue and sends what the window allows.
+  void on_refill();
   void on_timer(timer_kind kind);
   /// An answer of the asynchronous ACL hook (see session_env::acl_reply). Processes the
   /// packets that waited for it, in order.
@@ -162,7 +167,7 @@ public:
   std::uint64_t session_id() const noexcept { return session_id_; }
   codec::protocol_version version() const noexcept { return version_; }
   std::size_t inflight_count() const noexcept { return inflight_.size(); }
-  std::size_t queued_count() const noexcept { return pending_.size() + spilled_; }
+  std::size_t queued_count() const noexcept { return pending_.size() + spilled_.size(); }
   std::size_t subscription_count() const noexcept { return subs_.size(); }
   std::uint16_t keep_alive() const noexcept { return keep_alive_; }
   const connection_facts& facts() const noexcept { return facts_; }
@@ -219,8 +224,7 @@ private:
   std::uint16_t next_packet_id();
   void resend_inflight();
   void enqueue(delivery d);
-  /// Reads spilled messages back from the store into the in-memory queue.
-  void refill();
+
   void drop(const char* why);
   /// Drops `d` and its store entry.
   void drop(const delivery& d, const char* why);
@@ -331,10 +335,10 @@ private:
   bool shards_persistent_ = false;
   /// Wall-clock ms when the will is due (a delayed will), 0 = none pending.
   std::int64_t will_due_ms_ = 0;
-  /// Queued messages that are only in the store (beyond max_queued_in_memory), and the
-  /// lowest seq among them: read back by refill() as the queue drains.
-  std::size_t spilled_ = 0;
-  std::uint64_t spill_from_seq_ = 0;
+  /// Seqs of queued messages that are only in the store (beyond max_queued_in_memory), in
+  /// order: read back by on_refill() as the queue drains (8 bytes each in memory).
+  std::deque<std::uint64_t> spilled_;
+  bool refill_requested_ = false;
 };
 
 } // namespace colony::actors

@@ -87,7 +87,7 @@ void persist_delivery(shard_state& st, std::uint64_t session_id, delivery& d) {
   if (it == st.sessions.end() || !it->second.persistent)
     return;
   d.seq = st.store->next_seq();
-  st.writes.put(persistence::entry_key(it->second.client_id, d.seq),
+  st.writes.insert(persistence::entry_key(it->second.client_id, d.seq),
                 persistence::encode(to_entry(d, it->second.incarnation, 0,
                                              persistence::entry_stage::queued)));
 }

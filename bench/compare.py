@@ -42,8 +42,10 @@ SCENARIOS = {
     "conn10k": ["--scenario", "conn", "--connections", "10000"],
 }
 
-BROKERS = ("colony", "mosquitto")
-LABEL = {"colony": "Colony", "mosquitto": "Mosquitto"}
+# colony-sync / colony-async: Colony with --persistence sync|async and a fresh --data-dir.
+BROKERS = ("colony", "mosquitto", "colony-sync", "colony-async")
+LABEL = {"colony": "Colony", "mosquitto": "Mosquitto", "colony-sync": "Colony sync",
+         "colony-async": "Colony async"}
 
 
 def log(msg):
@@ -86,11 +88,15 @@ class Broker:
         self.proc = None
 
     def command(self):
-        if self.kind == "colony":
-            return [self.args.colony, "--host", "127.0.0.1", "--port", str(self.port),
-                    "--ws-port", "-1", "--http-port", "-1", "--log-level", "warn",
-                    "--max-queued-messages", str(self.args.max_queued),
-                    "--max-inflight", str(self.args.max_inflight)]
+        if self.kind.startswith("colony"):
+            cmd = [self.args.colony, "--host", "127.0.0.1", "--port", str(self.port),
+                   "--ws-port", "-1", "--http-port", "-1", "--log-level", "warn",
+                   "--max-queued-messages", str(self.args.max_queued),
+                   "--max-inflight", str(self.args.max_inflight)]
+            if self.kind != "colony":
+                cmd += ["--persistence", self.kind.split("-", 1)[1],
+                        "--data-dir", os.path.join(self.workdir, f"{self.run_name}.data")]
+            return cmd
         conf = os.path.join(self.workdir, f"{self.run_name}.mosquitto.conf")
         with open(conf, "w") as f:
             f.write("\n".join([
@@ -215,9 +221,12 @@ def summarize(args, results):
     out = []
     traffic = [s for s in args.scenarios if not s.startswith("conn")]
     conn = [s for s in args.scenarios if s.startswith("conn")]
-    c, m = "Colony", "Mosquitto"
+    # The first two brokers named are compared (Colony and Mosquitto unless --brokers says).
+    first = args.brokers[0]
+    second = args.brokers[1] if len(args.brokers) > 1 else args.brokers[0]
+    c, m = LABEL[first], LABEL[second]
     if traffic:
-        out.append(f"Medians of {args.rounds} round(s), {args.duration} s each. Ratio = Colony/Mosquitto. "
+        out.append(f"Medians of {args.rounds} round(s), {args.duration} s each. Ratio = {c}/{m}. "
                    "msgs/s = deliveries received per second. Lost = worst round.")
         out.append("")
         out.append(f"| scenario | msgs/s {c} | msgs/s {m} | ratio msgs/s (higher is better) "
@@ -226,7 +235,7 @@ def summarize(args, results):
                    f"| lost {c} | lost {m} | runs ok {c}/{m} |")
         out.append("|" + "---|" * 13)
         for s in traffic:
-            rc, rm = ok(s, "colony"), ok(s, "mosquitto")
+            rc, rm = ok(s, first), ok(s, second)
             vals = {k: (median(rc, k), median(rm, k)) for k in ("msgs_per_s", "lat_p50_us", "lat_p99_us")}
             out.append("| " + " | ".join([
                 s,
@@ -242,7 +251,7 @@ def summarize(args, results):
                    f"| RSS KB/conn {c} | RSS KB/conn {m} | ratio RSS/conn (lower is better) | runs ok {c}/{m} |")
         out.append("|" + "---|" * 8)
         for s in conn:
-            rc, rm = ok(s, "colony"), ok(s, "mosquitto")
+            rc, rm = ok(s, first), ok(s, second)
             cps = (median(rc, "connects_per_s"), median(rm, "connects_per_s"))
             rss = (median(rc, "rss_kb_per_conn"), median(rm, "rss_kb_per_conn"))
             out.append("| " + " | ".join([
@@ -313,9 +322,10 @@ def parse_args(argv):
     for s in args.scenarios:
         if s not in SCENARIOS:
             p.error(f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})")
-    if "colony" in args.brokers and not args.colony:
+    wants_colony = any(b.startswith("colony") for b in args.brokers)
+    if wants_colony and not args.colony:
         p.error("--colony BIN is required (or use --brokers mosquitto)")
-    for name, path in (("--colony", args.colony if "colony" in args.brokers else None),
+    for name, path in (("--colony", args.colony if wants_colony else None),
                        ("--mosquitto", args.mosquitto if "mosquitto" in args.brokers else None),
                        ("--loadgen", args.loadgen)):
         if path is not None and not os.access(path, os.X_OK):

@@ -709,6 +709,7 @@ class Worker {
       wire::ConnectOptions co;
       co.client_id = c.client_id;
       co.keep_alive_s = static_cast<std::uint16_t>(opt_.effective_keepalive());
+      co.clean_session = opt_.clean_session;
       wire::append_connect(c.out, co);
       flush(c);
       return;

@@ -451,6 +451,12 @@ TEST(Options, ParsesValues) {
   EXPECT_TRUE(r.options->verbose);
 }
 
+TEST(Options, CleanSession) {
+  EXPECT_TRUE(parse({}).options->clean_session);
+  EXPECT_FALSE(parse({"--clean-session", "0"}).options->clean_session);
+  EXPECT_TRUE(parse({"--clean-session", "1"}).options->clean_session);
+}
+
 TEST(Options, RejectsBadInput) {
   EXPECT_FALSE(parse({"--qos", "2"}).options);
   EXPECT_FALSE(parse({"--payload", "23"}).options);  // smaller than the payload header
@@ -459,6 +465,7 @@ TEST(Options, RejectsBadInput) {
   EXPECT_FALSE(parse({"--bogus", "1"}).options);
   EXPECT_FALSE(parse({"--duration", "abc"}).options);
   EXPECT_FALSE(parse({"--topic-prefix", "a/#"}).options);
+  EXPECT_FALSE(parse({"--clean-session", "2"}).options);
   EXPECT_TRUE(parse({"--help"}).help);
   const auto r = parse({"--qos", "2"});
   EXPECT_NE(r.error.find("--qos"), std::string::npos);

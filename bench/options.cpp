@@ -95,6 +95,8 @@ Prints one JSON line with the results on stdout; diagnostics go to stderr.
   --connect-timeout SEC all connections must be up within SEC        (60)
   --sockbuf BYTES       SO_SNDBUF/SO_RCVBUF (0 = kernel autotuning)   (0)
   --topic-prefix P      topic prefix                                 (bench)
+  --clean-session 0|1   0: persistent sessions, so a broker with persistence
+                        stores every QoS 1 delivery                   (1)
   --verbose             progress messages on stderr
   --help
 )";
@@ -155,6 +157,7 @@ ParseOutcome parse_options(const std::vector<std::string>& args) {
       {"--connect-concurrency", {[&](auto v) { return parse_int(v, o.connect_concurrency, 1, 1000000); }, ">= 1"}},
       {"--connect-timeout", {[&](auto v) { return parse_double(v, o.connect_timeout_s, 0.1, 3600); }, "0.1..3600 s"}},
       {"--sockbuf", {[&](auto v) { return parse_int(v, o.sockbuf, 0, 1 << 30); }, ">= 0"}},
+      {"--clean-session", {[&](auto v) { int x = 1; if (!parse_int(v, x, 0, 1)) return false; o.clean_session = x == 1; return true; }, "0 or 1"}},
       {"--topic-prefix", {[&](auto v) { o.topic_prefix = std::string(v); return !v.empty() && v.find_first_of("+#") == std::string_view::npos; }, "a topic level without wildcards"}},
   };
 

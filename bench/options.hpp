@@ -43,6 +43,7 @@ struct Options {
   double connect_timeout_s = 60;  // all connections must be up within this
   int sockbuf = 0;            // SO_SNDBUF/SO_RCVBUF; 0 = kernel default (autotuning)
   std::string topic_prefix = "bench";
+  bool clean_session = true;  // false: persistent sessions (the broker may store messages)
   bool verbose = false;
 
   double effective_rate() const;

@@ -128,9 +128,7 @@ bool scan(rocksdb::DB& db, loaded_state& out, std::vector<std::string>& bad_keys
           max_seq = std::max(max_seq, e.seq);
           if (auto& list = out.entries[client]; list.size() >= max_entries) {
             // Keys sort by seq within a client: the first ones are the oldest.
-            auto& [count, first] = out.spilled[client];
-            if (count++ == 0)
-              first = e.seq;
+            out.spilled[client].push_back(e.seq);
             ok = true;
           } else if (decode(value, e)) {
             list.push_back(std::move(e));
@@ -268,6 +266,26 @@ std::vector<stored_entry> store::read_entries(std::string_view client_id, std::u
   return out;
 }
 
+std::vector<std::optional<stored_entry>>
+store::get_entries(std::string_view client_id, const std::vector<std::uint64_t>& seqs) {
+  std::vector<std::string> keys;
+  keys.reserve(seqs.size());
+  for (auto seq : seqs)
+    keys.push_back(entry_key(client_id, seq));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  auto statuses = db_->MultiGet(rocksdb::ReadOptions{}, slices, &values);
+  std::vector<std::optional<stored_entry>> out(seqs.size());
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    stored_entry e;
+    if (statuses[i].ok() && decode(values[i], e)) {
+      e.seq = seqs[i];
+      out[i] = std::move(e);
+    }
+  }
+  return out;
+}
+
 void store::run() {
   using clock = std::chrono::steady_clock;
   auto last_beat = clock::time_point{};
@@ -282,12 +300,40 @@ void store::run() {
       work.swap(queue_);
       stop = stopping_;
     }
+    // An insert erased later in the same group is never written, nor is its erase: with a
+    // client online, most queue entries are acknowledged before the next group commit.
+    std::unordered_map<std::string_view, batch::op*> fresh;
+    std::uint64_t cancelled = 0;
+    for (auto& p : work) {
+      for (auto& op : p.b.ops_) {
+        if (op.kind == batch::op_kind::insert) {
+          fresh[op.a] = &op;
+        } else if (op.kind == batch::op_kind::put || op.kind == batch::op_kind::erase) {
+          auto it = fresh.find(op.a);
+          if (it == fresh.end())
+            continue;
+          it->second->kind = batch::op_kind::cancelled;
+          if (op.kind == batch::op_kind::put) {
+            op.kind = batch::op_kind::insert; // an update of a new key is still new
+            it->second = &op;
+          } else {
+            op.kind = batch::op_kind::cancelled;
+            fresh.erase(it);
+            ++cancelled;
+          }
+        }
+      }
+    }
+    cancelled_.fetch_add(cancelled, std::memory_order_relaxed);
     rocksdb::WriteBatch wb;
     for (auto& p : work) {
       for (auto& op : p.b.ops_) {
         switch (op.kind) {
           case batch::op_kind::put:
+          case batch::op_kind::insert:
             wb.Put(op.a, op.b);
+            break;
+          case batch::op_kind::cancelled:
             break;
           case batch::op_kind::erase:
             wb.Delete(op.a);

@@ -40,6 +40,11 @@ public:
   void put(std::string key, std::string value) {
     ops_.push_back({op_kind::put, std::move(key), std::move(value)});
   }
+  /// A put of a key that does not exist yet (a new queue entry): if it is erased before the
+  /// writer gets to it, neither is written (an online client acknowledged it in time).
+  void insert(std::string key, std::string value) {
+    ops_.push_back({op_kind::insert, std::move(key), std::move(value)});
+  }
   void erase(std::string key) { ops_.push_back({op_kind::erase, std::move(key), {}}); }
   /// Deletes every key in [begin, end).
   void erase_range(std::string begin, std::string end) {
@@ -55,7 +60,7 @@ public:
 
 private:
   friend class store;
-  enum class op_kind : std::uint8_t { put, erase, erase_range };
+  enum class op_kind : std::uint8_t { put, insert, erase, erase_range, cancelled };
   struct op {
     op_kind kind;
     std::string a;
@@ -70,8 +75,8 @@ struct loaded_state {
   /// Per client id, sorted by seq.
   std::unordered_map<std::string, std::vector<stored_entry>> entries;
   std::unordered_map<std::string, std::vector<std::uint16_t>> inbound;
-  /// Per client id: entries beyond the load limit (count, lowest seq), left in the store.
-  std::unordered_map<std::string, std::pair<std::size_t, std::uint64_t>> spilled;
+  /// Per client id: seqs of the entries beyond the load limit, left in the store.
+  std::unordered_map<std::string, std::vector<std::uint64_t>> spilled;
   std::vector<stored_message> retained;
   /// Wall-clock ms of the last heartbeat before the broker stopped (0 if none).
   std::int64_t last_alive_ms = 0;
@@ -102,12 +107,18 @@ public:
   store& operator=(const store&) = delete;
 
   /// Reads every record (before the broker serves), at most `max_entries` queue entries per
-  /// client (the rest are counted in loaded_state::spilled). Undecodable records are dropped.
+  /// client (the seqs of the rest are in loaded_state::spilled). Undecodable records are
+  /// dropped.
   loaded_state load(std::size_t max_entries = static_cast<std::size_t>(-1));
 
   /// Applies `b` after everything submitted before it. `done` runs on the writer thread once
   /// the batch is applied (and, in sync mode, fsynced). Thread-safe.
   void submit(batch b, std::function<void()> done = {});
+
+  /// The entries of one client with these seqs (nullopt where there is none, or it does not
+  /// decode).
+  std::vector<std::optional<stored_entry>> get_entries(std::string_view client_id,
+                                                        const std::vector<std::uint64_t>& seqs);
 
   /// Outbound entries of one client with seq >= from, at most `max`, in seq order.
   std::vector<stored_entry> read_entries(std::string_view client_id, std::uint64_t from,
@@ -124,6 +135,8 @@ public:
   /// Batches committed and fsyncs done so far (for metrics and tests of group commit).
   std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
   std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
+  /// Inserts that were erased before they were written (neither was written).
+  std::uint64_t cancelled() const noexcept { return cancelled_.load(std::memory_order_relaxed); }
 
 private:
   store(std::unique_ptr<rocksdb::DB> db, durability mode, std::chrono::milliseconds interval);
@@ -137,6 +150,7 @@ private:
   std::atomic<std::uint64_t> seq_{1};
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> syncs_{0};
+  std::atomic<std::uint64_t> cancelled_{0};
 
   std::mutex mtx_;
   std::condition_variable cv_;

@@ -85,6 +85,24 @@ TEST_F(StoreTest, WritesSurviveReopen) {
   EXPECT_GT(s->next_seq(), 10u);
 }
 
+TEST_F(StoreTest, LoadLimitLeavesTheRestAsSeqs) {
+  {
+    auto s = open();
+    (void)s->load();
+    batch b;
+    for (std::uint64_t i = 1; i <= 30; ++i)
+      b.put(entry_key("many", i), encode(entry(i, "m")));
+    s->submit(std::move(b));
+  }
+  auto s = open();
+  auto loaded = s->load(10);
+  EXPECT_EQ(loaded.entries["many"].size(), 10u);
+  ASSERT_EQ(loaded.spilled["many"].size(), 20u);
+  EXPECT_EQ(loaded.spilled["many"].front(), 11u);
+  EXPECT_EQ(loaded.spilled["many"].back(), 30u);
+  EXPECT_GT(s->next_seq(), 30u);
+}
+
 TEST_F(StoreTest, EraseRangeRemovesOneClientOnly) {
   auto s = open();
   (void)s->load();
@@ -117,12 +135,84 @@ TEST_F(StoreTest, ReadEntriesPagesInOrder) {
   while (!done)
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
   auto page = s->read_entries("pager", 31, 10);
+
   ASSERT_EQ(page.size(), 10u);
   EXPECT_EQ(page.front().seq, 33u);
   EXPECT_EQ(page.back().seq, 60u);
   auto rest = s->read_entries("pager", 148, 10);
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].msg.payload, "50");
+}
+
+TEST_F(StoreTest, GetEntriesByExactSeq) {
+  auto s = open(durability::async);
+  (void)s->load();
+  batch b;
+  for (std::uint64_t i = 1; i <= 5; ++i)
+    b.put(entry_key("g", i * 10), encode(entry(i * 10, std::to_string(i))));
+  b.put(entry_key("g", 99), "garbage");
+  std::atomic<bool> done{false};
+  s->submit(std::move(b), [&] { done = true; });
+  while (!done)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  auto got = s->get_entries("g", {20, 21, 50, 99});
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_TRUE(got[0]);
+  EXPECT_EQ(got[0]->seq, 20u);
+  EXPECT_EQ(got[0]->msg.payload, "2");
+  EXPECT_FALSE(got[1]); // no such entry
+  ASSERT_TRUE(got[2]);
+  EXPECT_EQ(got[2]->msg.payload, "5");
+  EXPECT_FALSE(got[3]); // does not decode
+}
+
+TEST_F(StoreTest, InsertErasedInTheSameGroupIsNeverWritten) {
+  auto s = open(durability::sync);
+  (void)s->load();
+  batch b;
+  b.insert(entry_key("c", 1), encode(entry(1, "acked in time")));
+  b.insert(entry_key("c", 2), encode(entry(2, "stays")));
+  b.put(entry_key("c", 2), encode(entry(2, "stays, updated")));
+  b.insert(entry_key("c", 3), encode(entry(3, "updated then acked")));
+  b.put(entry_key("c", 3), encode(entry(3, "x")));
+  b.erase(entry_key("c", 1));
+  b.erase(entry_key("c", 3));
+  s->submit(std::move(b));
+  s->close();
+  EXPECT_EQ(s->cancelled(), 2u);
+  auto again = open();
+  auto loaded = again->load();
+  ASSERT_EQ(loaded.entries["c"].size(), 1u);
+  EXPECT_EQ(loaded.entries["c"][0].msg.payload, "stays, updated");
+}
+
+TEST_F(StoreTest, EraseInALaterGroupStillDeletes) {
+  auto s = open(durability::sync);
+  (void)s->load();
+  batch b;
+  b.insert(entry_key("c", 1), encode(entry(1, "x")));
+  std::atomic<bool> done{false};
+  s->submit(std::move(b), [&] { done = true; });
+  while (!done)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  batch e;
+  e.erase(entry_key("c", 1));
+  s->submit(std::move(e));
+  s->close();
+  auto again = open();
+  EXPECT_EQ(again->load().entries.count("c"), 0u);
+}
+
+TEST_F(StoreTest, EmptyBatchIsABarrier) {
+  auto s = open(durability::sync);
+  (void)s->load();
+  batch b;
+  b.put(entry_key("b", 1), encode(entry(1, "x")));
+  s->submit(std::move(b));
+  std::atomic<bool> seen{false};
+  s->submit(batch{}, [&] { seen = s->get_entries("b", {1})[0].has_value(); });
+  s->close();
+  EXPECT_TRUE(seen); // the write before the barrier was applied when its callback ran
 }
 
 TEST_F(StoreTest, GroupCommitMergesConcurrentSubmissions) {
