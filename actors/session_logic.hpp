@@ -31,7 +31,7 @@ struct session_limits {
   std::size_t max_inflight = 20;          ///< outbound unacknowledged QoS 1/2 per session
   std::size_t max_queued_messages = 1000; ///< pending QoS 1/2 per session (online or offline)
   /// With persistence: pending messages kept in memory; more stay in the store only.
-  std::size_t max_queued_in_memory = 1000;
+  std::size_t max_queued_in_memory = 10000;
   std::size_t max_write_buffer = 1024 * 1024; ///< outgoing bytes before QoS 0 is dropped
   std::uint16_t receive_maximum = 1024;   ///< inbound QoS 2 awaiting PUBREL (MQTT 5)
   std::uint16_t topic_alias_maximum = 64; ///< client -> server aliases accepted (MQTT 5)

@@ -56,7 +56,7 @@ struct settings {
   std::string persistence = "off";
   std::string data_dir = "data";
   std::size_t persistence_interval = 1; ///< seconds between flushes (persistence = async)
-  std::size_t max_queued_in_memory = 1000; ///< per session; the rest stays in the store
+  std::size_t max_queued_in_memory = 10000; ///< per session; the rest stays in the store
   // -- cluster --
   int cluster_port = -1;     ///< -1 = not clustered
   std::string cluster_seeds; ///< comma-separated host:port of other members

@@ -239,11 +239,16 @@ loaded_state store::load(std::size_t max_entries) {
 }
 
 void store::submit(batch b, std::function<void()> done) {
+  bool wake;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     queue_.push_back(pending{std::move(b), std::move(done)});
+    // While the writer is busy (writing, fsyncing) it takes the whole queue next: no wake-up
+    // call (a system call) per submission.
+    wake = writer_idle_;
   }
-  cv_.notify_one();
+  if (wake)
+    cv_.notify_one();
 }
 
 std::vector<stored_entry> store::read_entries(std::string_view client_id, std::uint64_t from,
@@ -296,7 +301,9 @@ void store::run() {
     bool stop;
     {
       std::unique_lock<std::mutex> lock{mtx_};
+      writer_idle_ = true;
       cv_.wait_for(lock, interval_, [this] { return stopping_ || !queue_.empty(); });
+      writer_idle_ = false;
       work.swap(queue_);
       stop = stopping_;
     }

@@ -160,6 +160,7 @@ private:
   };
   std::vector<pending> queue_;
   bool stopping_ = false;
+  bool writer_idle_ = false;
   std::thread writer_;
 };
 
