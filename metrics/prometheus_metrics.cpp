@@ -205,6 +205,32 @@ std::vector<MetricFamily> collector::Collect() const {
     out.push_back(std::move(f));
   }
   {
+    auto f = family("colony_store_commits_total",
+                    "group commits of the persistent store (one write batch each)",
+                    MetricType::Counter);
+    add(f, static_cast<double>(s.store_commits.get()));
+    out.push_back(std::move(f));
+  }
+  {
+    auto f = family("colony_store_syncs_total", "fsyncs of the persistent store's log",
+                    MetricType::Counter);
+    add(f, static_cast<double>(s.store_syncs.get()));
+    out.push_back(std::move(f));
+  }
+  {
+    auto f = family("colony_store_writes_total",
+                    "records written or deleted in the persistent store", MetricType::Counter);
+    add(f, static_cast<double>(s.store_writes.get()));
+    out.push_back(std::move(f));
+  }
+  {
+    auto f = family("colony_store_cancelled_total",
+                    "queued messages acknowledged before the store wrote them (never written)",
+                    MetricType::Counter);
+    add(f, static_cast<double>(s.store_cancelled.get()));
+    out.push_back(std::move(f));
+  }
+  {
     auto f = family("colony_delivery_latency_seconds",
                     "time from a PUBLISH entering the broker to its encoding for a subscriber "
                     "(one in 16 deliveries per thread is timed)",

@@ -38,6 +38,11 @@ struct broker_stats {
   counter subscriptions;      // gauge
   counter retained_messages;  // gauge
   counter auth_failures;
+  // The persistent store (persistence = async | sync).
+  counter store_commits;     // group commits (one WriteBatch each)
+  counter store_syncs;       // fsyncs
+  counter store_writes;      // records written or deleted
+  counter store_cancelled;   // queue entries acknowledged before they were written
 };
 
 broker_stats& stats() noexcept;

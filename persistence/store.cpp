@@ -1,6 +1,7 @@
 #include "persistence/store.hpp"
 
 #include "metrics/log.hpp"
+#include "metrics/stats.hpp"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -332,6 +333,7 @@ void store::run() {
       }
     }
     cancelled_.fetch_add(cancelled, std::memory_order_relaxed);
+    metrics::stats().store_cancelled.add(cancelled);
     rocksdb::WriteBatch wb;
     for (auto& p : work) {
       for (auto& op : p.b.ops_) {
@@ -370,15 +372,20 @@ void store::run() {
         log::error("store", "write failed: data may be lost", {{"error", s.ToString()},
                                                                 {"operations", wb.Count()}});
       commits_.fetch_add(1, std::memory_order_relaxed);
-      if (wo.sync)
+      metrics::stats().store_commits.add();
+      metrics::stats().store_writes.add(wb.Count());
+      if (wo.sync) {
         syncs_.fetch_add(1, std::memory_order_relaxed);
-      else
+        metrics::stats().store_syncs.add();
+      } else {
         unsynced = true;
+      }
     }
     if (unsynced && (stop || now - last_sync >= interval_)) {
       // async: the log reaches the disk at least every --persistence-interval.
       db_->SyncWAL();
       syncs_.fetch_add(1, std::memory_order_relaxed);
+      metrics::stats().store_syncs.add();
       unsynced = false;
       last_sync = now;
     }

@@ -616,3 +616,34 @@ def test_queue_limit_counts_what_is_in_the_store(node_factory):
     # The first 50 were queued, the rest dropped (queue full).
     assert got == [b"%03d" % i for i in range(50)]
     node.stop()
+
+
+def test_store_metrics_and_readiness(data_dir):
+    from test_http import HttpBroker, http
+    b = HttpBroker(log_level="info", extra_args=["--persistence", "sync", "--data-dir", data_dir])
+    try:
+        b.start()
+        status, _, body = http(b, "GET", "/readyz")
+        assert status == 200 and "store" in body, body
+        with raw.RawClient(b.host, b.port) as sub:
+            sub.connect_ok("metered", clean=False)
+            sub.subscribe([("mt/#", 1)])
+            sub.send(raw.disconnect())
+        with raw.RawClient(b.host, b.port) as pub:
+            pub.connect_ok("meterpub")
+            for i in range(5):
+                pub.publish_qos1("mt/x", b"m", packet_id=i + 1)
+        _, _, text = http(b, "GET", "/metrics")
+        values = {}
+        for line in text.splitlines():
+            if line.startswith("colony_store_"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        assert values.get("colony_store_commits_total", 0) >= 1, values
+        assert values.get("colony_store_syncs_total", 0) >= 1, values
+        # 5 queued messages for the offline session, plus its session record.
+        assert values.get("colony_store_writes_total", 0) >= 6, values
+        assert "colony_store_cancelled_total" in values
+    finally:
+        assert b.stop() == 0
+        b.cleanup()
