@@ -8,7 +8,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build \
       libcaf-dev libboost-dev libboost-program-options-dev libboost-system-dev \
-      libssl-dev nlohmann-json3-dev prometheus-cpp-dev \
+      libssl-dev nlohmann-json3-dev prometheus-cpp-dev librocksdb-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +20,7 @@ FROM debian:12
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcaf-core0.17 libcaf-io0.17 libboost-program-options1.74.0 libssl3 \
-      libprometheus-cpp-core1.0 curl ca-certificates \
+      libprometheus-cpp-core1.0 librocksdb7.8 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 colony \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \

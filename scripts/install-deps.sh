@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libcaf-dev libboost-dev libboost-program-options-dev libboost-system-dev
-  libssl-dev nlohmann-json3-dev prometheus-cpp-dev libgtest-dev
+  libssl-dev nlohmann-json3-dev prometheus-cpp-dev libgtest-dev librocksdb-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(
