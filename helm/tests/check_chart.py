@@ -216,12 +216,6 @@ def check_config(cfg, label, files=None):
                                   capture_output=True, text=True, timeout=60)
 
         r = run()
-        if (r.returncode != 0 and cfg.get("persistence", "off") != "off"
-                and "persistence" in r.stderr and "not available" in r.stderr):
-            note = " (persistence %r not supported by this broker build; validated with 'off')" % cfg["persistence"]
-            cfg["persistence"] = "off"
-            cfg.pop("persistence-interval", None)
-            r = run()
         if check(r.returncode == 0, "%s: colony --check-config accepts the config: %s"
                  % (label, (r.stderr or r.stdout).strip())):
             print("  check-config ok" + note)
