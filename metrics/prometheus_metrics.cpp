@@ -205,30 +205,25 @@ std::vector<MetricFamily> collector::Collect() const {
     out.push_back(std::move(f));
   }
   {
-    auto f = family("colony_store_commits_total",
-                    "group commits of the persistent store (one write batch each)",
-                    MetricType::Counter);
-    add(f, static_cast<double>(s.store_commits.get()));
-    out.push_back(std::move(f));
-  }
-  {
-    auto f = family("colony_store_syncs_total", "fsyncs of the persistent store's log",
-                    MetricType::Counter);
-    add(f, static_cast<double>(s.store_syncs.get()));
-    out.push_back(std::move(f));
-  }
-  {
-    auto f = family("colony_store_writes_total",
-                    "records written or deleted in the persistent store", MetricType::Counter);
-    add(f, static_cast<double>(s.store_writes.get()));
-    out.push_back(std::move(f));
-  }
-  {
-    auto f = family("colony_store_cancelled_total",
-                    "queued messages acknowledged before the store wrote them (never written)",
-                    MetricType::Counter);
-    add(f, static_cast<double>(s.store_cancelled.get()));
-    out.push_back(std::move(f));
+    const struct {
+      const char* name;
+      const char* help;
+      const counter& value;
+    } store_counters[] = {
+      {"colony_store_commits_total",
+       "group commits of the persistent store (one write batch each)", s.store_commits},
+      {"colony_store_syncs_total", "fsyncs of the persistent store's log", s.store_syncs},
+      {"colony_store_writes_total", "records written or deleted in the persistent store",
+       s.store_writes},
+      {"colony_store_cancelled_total",
+       "queued messages acknowledged before the store wrote them (never written)",
+       s.store_cancelled},
+    };
+    for (const auto& c : store_counters) {
+      auto f = family(c.name, c.help, MetricType::Counter);
+      add(f, static_cast<double>(c.value.get()));
+      out.push_back(std::move(f));
+    }
   }
   {
     auto f = family("colony_delivery_latency_seconds",

@@ -79,8 +79,19 @@ def node_factory(data_dir):
         n.cleanup()
 
 
-def log_messages(b):
-    return [r for r in b.log_records() if r.get("logger") == "store"]
+def park_subscriber(b, client_id, topic_filter, qos):
+    """A persistent (Clean Session 0) subscription whose client then goes away."""
+    with raw.RawClient(b.host, b.port) as c:
+        c.connect_ok(client_id, clean=False)
+        c.subscribe([(topic_filter, qos)])
+        c.send(raw.disconnect())
+
+
+def resumed_payloads(b, client_id, seconds):
+    """Payloads a persistent session receives within `seconds` of resuming."""
+    with raw.RawClient(b.host, b.port) as c:
+        c.connect_ok(client_id, clean=False)
+        return [p.payload for p in c.collect(seconds) if p.type == raw.PUBLISH]
 
 
 # ---------------------------------------------------------------------------
@@ -92,10 +103,7 @@ def log_messages(b):
 def test_session_queue_and_retained_survive_restart(node_factory, mode, crash):
     node = node_factory(mode)
     b = node.start()
-    with raw.RawClient(b.host, b.port) as sub:
-        sub.connect_ok("keeper", clean=False)
-        sub.subscribe([("q/#", 2)])
-        sub.send(raw.disconnect())
+    park_subscriber(b, "keeper", "q/#", 2)
     with raw.RawClient(b.host, b.port) as pub:
         pub.connect_ok("pub")
         for i in range(5):
@@ -216,10 +224,7 @@ def test_inbound_qos2_id_survives_crash(node_factory):
     twice (MQTT-4.3.3-9): the broker kept the id."""
     node = node_factory()
     b = node.start()
-    with raw.RawClient(b.host, b.port) as sub:
-        sub.connect_ok("s", clean=False)
-        sub.subscribe([("d/#", 1)])
-        sub.send(raw.disconnect())
+    park_subscriber(b, "s", "d/#", 1)
     pub = raw.RawClient(b.host, b.port)
     pub.connect_ok("p", clean=False)
     pub.send(raw.publish("d/1", b"once", qos=2, packet_id=7))
@@ -233,10 +238,7 @@ def test_inbound_qos2_id_survives_crash(node_factory):
         assert pub.expect(raw.PUBREC).packet_id == 7
         pub.send(raw.pubrel(7))
         pub.expect(raw.PUBCOMP)
-    with raw.RawClient(b.host, b.port) as sub:
-        sub.connect_ok("s", clean=False)
-        got = [p.payload for p in sub.collect(1.0) if p.type == raw.PUBLISH]
-        assert got == [b"once"]
+    assert resumed_payloads(b, "s", 1.0) == [b"once"]
     node.stop()
 
 
@@ -291,10 +293,7 @@ def test_message_expiry_counts_downtime(node_factory):
 def test_will_of_client_online_at_crash_is_published_after_restart(node_factory):
     node = node_factory()
     b = node.start()
-    with raw.RawClient(b.host, b.port) as w:
-        w.connect_ok("watcher", clean=False)
-        w.subscribe([("wills/#", 1)])
-        w.send(raw.disconnect())
+    park_subscriber(b, "watcher", "wills/#", 1)
     victim = raw5.Client(b.host, b.port)
     victim.connect_ok("victim", clean_start=False,
                       props={raw5.SESSION_EXPIRY_INTERVAL: 60},
@@ -304,20 +303,14 @@ def test_will_of_client_online_at_crash_is_published_after_restart(node_factory)
     node.crash()
     victim.close()
     b = node.start()
-    with raw.RawClient(b.host, b.port) as w:
-        w.connect_ok("watcher", clean=False)
-        got = [p.payload for p in w.collect(2.5) if p.type == raw.PUBLISH]
-        assert got == [b"lost"]
+    assert resumed_payloads(b, "watcher", 2.5) == [b"lost"]
     node.stop()
 
 
 def test_graceful_restart_does_not_publish_wills(node_factory):
     node = node_factory()
     b = node.start()
-    with raw.RawClient(b.host, b.port) as w:
-        w.connect_ok("watcher", clean=False)
-        w.subscribe([("wills/#", 1)])
-        w.send(raw.disconnect())
+    park_subscriber(b, "watcher", "wills/#", 1)
     c = raw.RawClient(b.host, b.port)
     c.connect_ok("polite", clean=False, will={"topic": "wills/polite", "payload": b"x", "qos": 1})
     node.stop()
@@ -334,10 +327,7 @@ def test_graceful_restart_does_not_publish_wills(node_factory):
 # ---------------------------------------------------------------------------
 
 def _fill(node, b, n=300):
-    with raw.RawClient(b.host, b.port) as sub:
-        sub.connect_ok("victim-sub", clean=False)
-        sub.subscribe([("fill/#", 1)])
-        sub.send(raw.disconnect())
+    park_subscriber(b, "victim-sub", "fill/#", 1)
     with raw.RawClient(b.host, b.port) as pub:
         pub.connect_ok("filler")
         for i in range(n):
@@ -573,10 +563,7 @@ def test_offline_queue_larger_than_memory_is_read_back_from_store(node_factory, 
     node = node_factory(extra=["--max-queued-in-memory", "10", "--max-queued-messages", "5000",
                                "--max-inflight", "5"])
     b = node.start()
-    with raw.RawClient(b.host, b.port) as sub:
-        sub.connect_ok("big", clean=False)
-        sub.subscribe([("big/#", 1)])
-        sub.send(raw.disconnect())
+    park_subscriber(b, "big", "big/#", 1)
     n = 600
     with raw.RawClient(b.host, b.port) as pub:
         pub.connect_ok("bigpub")
@@ -602,10 +589,7 @@ def test_offline_queue_larger_than_memory_is_read_back_from_store(node_factory, 
 def test_queue_limit_counts_what_is_in_the_store(node_factory):
     node = node_factory(extra=["--max-queued-in-memory", "5", "--max-queued-messages", "50"])
     b = node.start()
-    with raw.RawClient(b.host, b.port) as sub:
-        sub.connect_ok("capped", clean=False)
-        sub.subscribe([("cap/#", 1)])
-        sub.send(raw.disconnect())
+    park_subscriber(b, "capped", "cap/#", 1)
     with raw.RawClient(b.host, b.port) as pub:
         pub.connect_ok("cappub")
         for i in range(80):
