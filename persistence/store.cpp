@@ -4,6 +4,7 @@
 #include "metrics/stats.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -44,6 +45,11 @@ rocksdb::Options db_options() {
   o.max_total_wal_size = 64 << 20;
   o.write_buffer_size = 32 << 20;
   o.IncreaseParallelism(2);
+  // Queue entries are written once, deleted once, and read back only at start or when a
+  // queue spilled out of memory: an append-only memtable (sorted when it is flushed) makes a
+  // write cost no key comparisons, where a skip list costs ~20 per write.
+  o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  o.allow_concurrent_memtable_write = false;
   return o;
 }
 
@@ -274,17 +280,22 @@ std::vector<stored_entry> store::read_entries(std::string_view client_id, std::u
 
 std::vector<std::optional<stored_entry>>
 store::get_entries(std::string_view client_id, const std::vector<std::uint64_t>& seqs) {
-  std::vector<std::string> keys;
-  keys.reserve(seqs.size());
-  for (auto seq : seqs)
-    keys.push_back(entry_key(client_id, seq));
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<std::string> values;
-  auto statuses = db_->MultiGet(rocksdb::ReadOptions{}, slices, &values);
+  // One iterator for all of them: with the append-only memtable, making an iterator sorts a
+  // copy of the memtable once, and each Seek is then a binary search (a Get per key would
+  // sort once per key).
   std::vector<std::optional<stored_entry>> out(seqs.size());
+  auto [begin, end] = entry_range(client_id);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper{end};
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro)};
   for (std::size_t i = 0; i < seqs.size(); ++i) {
+    auto key = entry_key(client_id, seqs[i]);
+    it->Seek(key);
+    if (!it->Valid() || it->key() != rocksdb::Slice{key})
+      continue;
     stored_entry e;
-    if (statuses[i].ok() && decode(values[i], e)) {
+    if (decode(std::string_view{it->value().data(), it->value().size()}, e)) {
       e.seq = seqs[i];
       out[i] = std::move(e);
     }
