@@ -372,8 +372,19 @@ private:
     if (keepalive_.count() == 0)
       return;
     if (clock::now() - last_packet_ >= keepalive_) {
-      // MQTT-3.1.2-24: no packet within 1.5 x keepalive.
-      finish(close_info{close_reason::keepalive_timeout, codec::reason_code::keep_alive_timeout});
+      // MQTT-3.1.2-24: no packet within 1.5 x keepalive. MQTT 5 §4.13: the server may say why
+      // with DISCONNECT 0x8D before it closes (after what is queued, bounded by begin_close).
+      close_info info{close_reason::keepalive_timeout, codec::reason_code::keep_alive_timeout};
+      if (decoder_.version() == codec::protocol_version::v5) {
+        codec::disconnect d{codec::reason_code::keep_alive_timeout, {}};
+        d.props.reason_string = std::string{codec::to_string(d.code)};
+        std::vector<std::uint8_t> out;
+        codec::encode(d, codec::protocol_version::v5, out);
+        write(std::move(out));
+        begin_close(info);
+      } else {
+        finish(info);
+      }
       return;
     }
     arm_keepalive();
