@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/access_policy.hpp"
+#include "actors/enhanced_auth.hpp"
 #include "actors/messages.hpp"
 #include "codec/packets.hpp"
 #include "transport/link.hpp"
@@ -43,6 +44,8 @@ struct session_limits {
   std::size_t max_topic_levels = 128;
   /// ACL checks; null = everything allowed.
   std::shared_ptr<const access_policy> policy;
+  /// Enhanced authentication methods (MQTT 5 §4.12); null or empty = none offered (0x8C).
+  std::shared_ptr<const auth_methods> enhanced_auth;
 };
 
 enum class timer_kind : std::uint8_t { will_delay, session_expiry };
@@ -151,6 +154,7 @@ private:
   void handle_unsubscribe(const codec::unsubscribe& p);
   void handle_disconnect(const codec::disconnect& p);
   void handle_auth(const codec::auth& p);
+  void send_auth(codec::reason_code rc, std::string data);
 
   // -- outbound -------------------------------------------------------------------
   void send(const codec::packet& p);
@@ -209,6 +213,9 @@ private:
   std::uint16_t client_topic_alias_maximum_ = 0;
   connection_facts facts_;
   std::vector<std::uint8_t> out_;
+  /// Enhanced authentication: the CONNECT's method, and a re-authentication in progress.
+  std::optional<std::string> auth_method_;
+  std::shared_ptr<auth_exchange> reauth_;
 
   // Session state (survives reconnects).
   std::map<std::string, sub_record> subs_; // key: share_group + '\x1f' + filter

@@ -121,6 +121,13 @@ bool broker::start() {
   auto shards = std::make_shared<const std::vector<caf::actor>>(d.shards);
   auto limits = limits_from(s);
   limits.policy = d.access;
+  limits.enhanced_auth = make_auth_methods(s, d.access);
+  if (!limits.enhanced_auth->empty()) {
+    std::string names;
+    for (const auto& n : limits.enhanced_auth->names())
+      names += (names.empty() ? "" : ",") + n;
+    log::info("auth", "enhanced authentication offered", {{"methods", names}});
+  }
   d.registry = actors::spawn_registry(sys, actors::registry_args{limits, shards});
   d.sys_publisher = actors::spawn_sys_publisher(
     sys, actors::sys_args{shards, std::chrono::seconds{s.sys_interval}, COLONY_VERSION});
@@ -175,9 +182,11 @@ bool broker::start() {
   auto registry = d.registry;
   auto allow_anonymous = d.allow_anonymous;
   auto access = d.access;
-  auto make_on_accept = [&sys, registry, limits, allow_anonymous,
-                         access](bool identity_as_username) {
-    return [&sys, registry, limits, allow_anonymous, access, identity_as_username](
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds{s.connect_timeout};
+  auto make_on_accept = [&sys, registry, limits, allow_anonymous, access,
+                         connect_timeout](bool identity_as_username) {
+    return [&sys, registry, limits, allow_anonymous, access, identity_as_username,
+            connect_timeout](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
       actors::connection_args a;
@@ -188,6 +197,7 @@ bool broker::start() {
       a.allow_anonymous = allow_anonymous;
       a.auth = access;
       a.identity_as_username = identity_as_username;
+      a.auth_timeout = connect_timeout;
       bridge->set_target(actors::spawn_connection(sys, std::move(a)));
       return bridge;
     };

@@ -180,6 +180,17 @@ public:
   void resume() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->awaiting_connect_ack_ = false;
+      self->pause_after_one_ = false;
+      self->decode_and_continue();
+    });
+  }
+
+  void resume_one() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (!self->awaiting_connect_ack_)
+        return;
+      self->awaiting_connect_ack_ = false;
+      self->pause_after_one_ = true;
       self->decode_and_continue();
     });
   }
@@ -293,6 +304,10 @@ private:
         timer_.cancel();
       }
       batch.push_back(std::move(r.pkt));
+      if (pause_after_one_) {
+        pause_after_one_ = false;
+        awaiting_connect_ack_ = true;
+      }
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
@@ -544,6 +559,7 @@ private:
   bool reading_ = false;
   bool connect_seen_ = false;
   bool awaiting_connect_ack_ = false;
+  bool pause_after_one_ = false; ///< resume_one(): pause again after the next packet
   bool closing_ = false;
   bool finished_ = false;
   bool graceful_after_read_ = false;
