@@ -43,7 +43,9 @@ class auth_methods {
 public:
   using factory = std::function<std::unique_ptr<auth_exchange>()>;
 
-  void add(std::string name, factory f) { methods_.insert_or_assign(std::move(name), std::move(f)); }
+  void add(std::string name, factory f) {
+    methods_.insert_or_assign(std::move(name), std::move(f));
+  }
 
   /// A new exchange for `name`, or nullptr when that method is not offered.
   std::unique_ptr<auth_exchange> create(std::string_view name) const {

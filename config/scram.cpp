@@ -162,7 +162,7 @@ std::optional<scram_keys> scram_keys_from_password(scram_digest d, std::string_v
 // -- scram_server -------------------------------------------------------------------------
 
 scram_server::scram_server(scram_digest digest, lookup_fn lookup, std::string server_nonce)
-  : digest_(digest), lookup_(std::move(lookup)), server_nonce_(std::move(server_nonce)) {
+    : digest_(digest), lookup_(std::move(lookup)), server_nonce_(std::move(server_nonce)) {
   if (server_nonce_.empty())
     server_nonce_ = base64_encode(random_bytes(18));
 }
@@ -176,12 +176,12 @@ scram_server::result scram_server::step(std::string_view msg) {
   if (msg.size() > scram_max_message)
     return fail("SCRAM message too long");
   switch (stage_) {
-    case stage::client_first:
-      return on_client_first(msg);
-    case stage::client_final:
-      return on_client_final(msg);
-    case stage::done:
-      break;
+  case stage::client_first:
+    return on_client_first(msg);
+  case stage::client_final:
+    return on_client_final(msg);
+  case stage::done:
+    break;
   }
   return fail("SCRAM exchange already finished");
 }
@@ -226,8 +226,8 @@ scram_server::result scram_server::on_client_first(std::string_view msg) {
                 && !keys->salt.empty();
   keys_ = known_user_ ? std::move(*keys) : fake_keys(digest_, user_);
   nonce_ = std::string{*r} + server_nonce_;
-  server_first_ = "r=" + nonce_ + ",s=" + base64_encode(keys_.salt)
-                  + ",i=" + std::to_string(keys_.iterations);
+  server_first_ =
+      "r=" + nonce_ + ",s=" + base64_encode(keys_.salt) + ",i=" + std::to_string(keys_.iterations);
   stage_ = stage::client_final;
   return result{status::proceed, server_first_, {}};
 }
@@ -253,7 +253,8 @@ scram_server::result scram_server::on_client_final(std::string_view msg) {
   auto proof = base64_decode(msg.substr(proof_at + 3));
   if (!proof || proof->size() != scram_digest_size(digest_))
     return fail("malformed proof");
-  std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string{without_proof};
+  std::string auth_message =
+      client_first_bare_ + "," + server_first_ + "," + std::string{without_proof};
   auto client_signature = hmac(digest_, keys_.stored_key, auth_message);
   if (client_signature.size() != proof->size())
     return fail("HMAC failed");
@@ -265,8 +266,8 @@ scram_server::result scram_server::on_client_final(std::string_view msg) {
   if (!ok)
     return fail("invalid proof");
   stage_ = stage::done;
-  return result{status::success, "v=" + base64_encode(hmac(digest_, keys_.server_key, auth_message)),
-                {}};
+  return result{
+      status::success, "v=" + base64_encode(hmac(digest_, keys_.server_key, auth_message)), {}};
 }
 
 } // namespace colony::config

@@ -7,7 +7,6 @@
 #include "config/password_file.hpp"
 
 #include <gtest/gtest.h>
-
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -20,16 +19,16 @@ using status = scram_server::status;
 constexpr const char* rfc_client_first = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
 constexpr const char* rfc_server_nonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
 constexpr const char* rfc_server_first =
-  "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 constexpr const char* rfc_client_final =
-  "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-  "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+    "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 constexpr const char* rfc_server_final = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
 // mosquitto_passwd -c -b pw alice 's3cret!' (mosquitto 2.0, as in password_file_test.cpp).
 constexpr const char* alice_line =
-  "alice:$7$101$GqACOFlQTehkB2A+$ekjcCrGryhwsIXtOJuFq+Pz91Rn+n0NzPH3O7hkHtU83iqw11y632t9qwwJp"
-  "qry19sqd4yoMdUAL6UzEsTpENw==";
+    "alice:$7$101$GqACOFlQTehkB2A+$ekjcCrGryhwsIXtOJuFq+Pz91Rn+n0NzPH3O7hkHtU83iqw11y632t9qwwJp"
+    "qry19sqd4yoMdUAL6UzEsTpENw==";
 
 scram_keys rfc_keys() {
   auto salt = base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==");
@@ -59,7 +58,7 @@ password_db db_of(const std::string& text) {
 /// A SCRAM client written from RFC 5802 §3, independent of scram_server's code paths.
 struct test_client {
   test_client(scram_digest digest, std::string u, std::string pw)
-    : d(digest), user(std::move(u)), password(std::move(pw)) {}
+      : d(digest), user(std::move(u)), password(std::move(pw)) {}
 
   scram_digest d;
   std::string user;
@@ -97,11 +96,10 @@ struct test_client {
     unsigned char stored[EVP_MAX_MD_SIZE];
     unsigned stored_len = 0;
     EVP_Digest(client_key.data(), client_key.size(), stored, &stored_len, md(), nullptr);
-    std::string without_proof =
-      "c=biws,r=" + (nonce_override.empty() ? r : nonce_override);
+    std::string without_proof = "c=biws,r=" + (nonce_override.empty() ? r : nonce_override);
     auto auth_message = client_first_bare + "," + server_first + "," + without_proof;
-    auto signature = mac(std::string_view(reinterpret_cast<char*>(stored), stored_len),
-                         auth_message);
+    auto signature =
+        mac(std::string_view(reinterpret_cast<char*>(stored), stored_len), auth_message);
     std::string proof(client_key.size(), '\0');
     for (std::size_t k = 0; k < proof.size(); ++k)
       proof[k] = static_cast<char>(client_key[k] ^ signature[k]);
@@ -182,20 +180,20 @@ TEST(Scram, RandomServerNonceIsFresh) {
 
 TEST(Scram, MalformedClientFirstIsRefused) {
   const char* bad[] = {
-    "",
-    "n,,",
-    "n,,n=user",                    // no nonce
-    "n,,r=abc",                     // no user
-    "n,,n=,r=abc",                  // empty user
-    "n,,n=user,r=",                 // empty nonce
-    "n,,n=us=er,r=abc",             // '=' not escaped
-    "n,,n=us=2Xer,r=abc",           // unknown escape
-    "n,,n=us\xc3\xa9r,r=abc",       // non-ASCII (SASLprep simplified)
-    "n,,m=ext,n=user,r=abc",        // mandatory extension
-    "x,,n=user,r=abc",              // bad gs2 flag
-    "p=tls-unique,,n=user,r=abc",   // channel binding is not offered
-    "n,a=other,n=user,r=abc",       // authzid differs
-    "n,,n=user,r=ab c",             // nonce not printable
+      "",
+      "n,,",
+      "n,,n=user",                  // no nonce
+      "n,,r=abc",                   // no user
+      "n,,n=,r=abc",                // empty user
+      "n,,n=user,r=",               // empty nonce
+      "n,,n=us=er,r=abc",           // '=' not escaped
+      "n,,n=us=2Xer,r=abc",         // unknown escape
+      "n,,n=us\xc3\xa9r,r=abc",     // non-ASCII (SASLprep simplified)
+      "n,,m=ext,n=user,r=abc",      // mandatory extension
+      "x,,n=user,r=abc",            // bad gs2 flag
+      "p=tls-unique,,n=user,r=abc", // channel binding is not offered
+      "n,a=other,n=user,r=abc",     // authzid differs
+      "n,,n=user,r=ab c",           // nonce not printable
   };
   for (const char* m : bad) {
     scram_server server{scram_digest::sha256, only("user", rfc_keys())};
@@ -207,14 +205,14 @@ TEST(Scram, MalformedClientFinalIsRefused) {
   const std::string nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
   const std::string proof = "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
   const std::string bad[] = {
-    "",
-    "c=biws,r=" + nonce,                      // no proof
-    "r=" + nonce + "," + proof,               // no channel binding
-    "c=biws," + proof,                        // no nonce
-    "c=b!ws,r=" + nonce + "," + proof,        // bad base64
-    "c=eSws,r=" + nonce + "," + proof,        // "y,," does not match "n,,"
-    "c=biws,r=" + nonce + ",p=dHzbZapW!k4j",  // proof not base64
-    "c=biws,r=" + nonce + ",p=AAAA",          // proof of the wrong length
+      "",
+      "c=biws,r=" + nonce,                     // no proof
+      "r=" + nonce + "," + proof,              // no channel binding
+      "c=biws," + proof,                       // no nonce
+      "c=b!ws,r=" + nonce + "," + proof,       // bad base64
+      "c=eSws,r=" + nonce + "," + proof,       // "y,," does not match "n,,"
+      "c=biws,r=" + nonce + ",p=dHzbZapW!k4j", // proof not base64
+      "c=biws,r=" + nonce + ",p=AAAA",         // proof of the wrong length
   };
   for (const auto& m : bad) {
     scram_server server{scram_digest::sha256, only("user", rfc_keys()), rfc_server_nonce};
@@ -328,11 +326,12 @@ TEST(Scram, Sha256EntryRoundTripsAndRejectsBrokenFields) {
   EXPECT_EQ(h->encode(), hash_text);
   EXPECT_TRUE(h->matches("hunter2"));
 
-  for (const char* broken : {"$scram-sha-256$4096$c2FsdA==$AAAA",      // missing ServerKey
-                             "$scram-sha-256$0$c2FsdA==$AAAA$AAAA",    // zero iterations
-                             "$scram-sha-256$4096$!!$AAAA$AAAA",       // bad salt
-                             "$scram-sha-256$4096$c2FsdA==$AAAA$AAAA"  // short keys
-                             }) {
+  for (const char* broken : {
+           "$scram-sha-256$4096$c2FsdA==$AAAA",     // missing ServerKey
+           "$scram-sha-256$0$c2FsdA==$AAAA$AAAA",   // zero iterations
+           "$scram-sha-256$4096$!!$AAAA$AAAA",      // bad salt
+           "$scram-sha-256$4096$c2FsdA==$AAAA$AAAA" // short keys
+       }) {
     std::string err;
     EXPECT_FALSE(password_hash::parse(broken, err).has_value()) << broken;
     EXPECT_FALSE(err.empty());
