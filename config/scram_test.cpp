@@ -37,6 +37,12 @@ scram_keys rfc_keys() {
   return *keys;
 }
 
+/// rfc_keys() once (PBKDF2 with 4096 iterations is not free).
+const scram_keys& rfc_keys_cached() {
+  static const scram_keys keys = rfc_keys();
+  return keys;
+}
+
 scram_server::lookup_fn only(std::string user, scram_keys keys) {
   return [user, keys](std::string_view u) -> std::optional<scram_keys> {
     if (u == user)
@@ -335,6 +341,32 @@ TEST(Scram, Sha256EntryRoundTripsAndRejectsBrokenFields) {
     std::string err;
     EXPECT_FALSE(password_hash::parse(broken, err).has_value()) << broken;
     EXPECT_FALSE(err.empty());
+  }
+}
+
+// Untrusted input never crashes the server and never succeeds: seeded pseudo-random messages
+// built from SCRAM's own alphabet (attribute names, '=', ',', base64), a bounded number of them.
+TEST(Scram, GarbageNeverSucceeds) {
+  std::uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  const std::string alphabet = "nyprcvsiame=,2CD3/+AZaz09_-\x01\xff";
+  for (int round = 0; round < 2000; ++round) {
+    scram_server server{scram_digest::sha256, only("user", rfc_keys_cached()), "N"};
+    for (int msg = 0; msg < 2; ++msg) {
+      std::string text;
+      if (round % 3 == 0)
+        text = msg == 0 ? "n,,n=user,r=" : "c=biws,r=";
+      auto len = next() % 64;
+      for (std::uint32_t k = 0; k < len; ++k)
+        text += alphabet[next() % alphabet.size()];
+      auto r = server.step(text);
+      ASSERT_NE(r.what, status::success) << text;
+      if (r.what == status::failure)
+        break;
+    }
   }
 }
 
