@@ -315,6 +315,10 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
 
 reason_code validate_connect(codec::connect& c, const session_limits& limits, bool& assigned) {
   assigned = false;
+  // MQTT 5 §3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol
+  // Error.
+  if (c.props.authentication_data && !c.props.authentication_method)
+    return reason_code::protocol_error;
   if (c.client_id.empty()) {
     if (c.version == codec::protocol_version::v5
         || (c.version == codec::protocol_version::v3_1_1 && c.clean_start)) {

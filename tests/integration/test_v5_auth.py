@@ -159,6 +159,15 @@ def test_no_password_file_means_no_methods(broker):
         assert ack.rc == v5.RC_BAD_AUTH_METHOD, ack
 
 
+def test_authentication_data_without_method_is_a_protocol_error(auth_broker):
+    """Authentication Data without an Authentication Method is a Protocol Error
+    (section 3.1.2.11.10): CONNACK 0x82."""
+    with v5.Client(auth_broker.host, auth_broker.port) as c:
+        ack = c.connect(unique_id("d"), props=[(v5.AUTHENTICATION_DATA, b"n,,n=bob,r=abc")])
+        assert ack.rc == v5.RC_PROTOCOL_ERROR, ack
+        c.expect_closed(3)
+
+
 def start_exchange(c, method, user, password):
     sc = ScramClient(method, user, password)
     c.send(v5.connect(unique_id("x"), props=auth_props(method, sc.client_first())))
