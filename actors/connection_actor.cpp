@@ -32,11 +32,15 @@ std::string make_client_id() {
   return buf;
 }
 
+using auth_timeout_atom = caf::atom_constant<caf::atom("authtmo")>;
+
 struct connection_state {
   static inline const char* name = "connection";
   connection_args args;
   std::optional<codec::connect> pending; ///< CONNECT waiting for the authenticator
   bool assigned = false;                 ///< the client id was assigned by the broker
+  /// Enhanced authentication in progress (MQTT 5 §4.12); `pending` holds its CONNECT.
+  std::unique_ptr<auth_exchange> exchange;
 };
 
 using connection_actor_t = caf::stateful_actor<connection_state>;
@@ -59,6 +63,102 @@ void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
   link.write(std::move(out));
   link.close();
   self->quit();
+}
+
+/// Ends an enhanced authentication that broke the protocol: CONNACK 0x82 (MQTT 5 §4.13.1 allows
+/// it before CONNACK), then close.
+void exchange_protocol_error(connection_actor_t* self, const char* why) {
+  auto& st = self->state;
+  auto c = std::move(*st.pending);
+  st.pending.reset();
+  st.exchange.reset();
+  log::info("connection", "enhanced authentication aborted",
+            {{"client_id", c.client_id}, {"address", st.args.link->remote_address()},
+             {"error", why}});
+  refuse(self, c, reason_code::protocol_error);
+}
+
+/// Acts on one step of the exchange: AUTH 0x18 and wait, hand over, or refuse.
+void on_exchange_step(connection_actor_t* self, auth_step step) {
+  auto& st = self->state;
+  auto& link = *st.args.link;
+  const std::string method = *st.pending->props.authentication_method;
+  switch (step.what) {
+    case auth_step::outcome::proceed: {
+      // MQTT-4.12.0-2, MQTT-4.12.0-5: AUTH 0x18 with the CONNECT's method.
+      codec::auth a{reason_code::continue_authentication, {}};
+      a.props.authentication_method = method;
+      a.props.authentication_data = std::move(step.data);
+      std::vector<std::uint8_t> out;
+      codec::encode(a, codec::protocol_version::v5, out);
+      link.write(std::move(out));
+      link.resume_one(); // the client's answer, and nothing after it
+      return;
+    }
+    case auth_step::outcome::success: {
+      auto c = std::move(*st.pending);
+      st.pending.reset();
+      st.exchange.reset();
+      c.username = std::move(step.user); // the identity for ACLs (%u), as a password login
+      c.password.reset();
+      c.props.authentication_data = std::move(step.data); // server-final, for CONNACK
+      hand_over(self, c, st.assigned);
+      return;
+    }
+    case auth_step::outcome::failure: {
+      auto c = std::move(*st.pending);
+      st.pending.reset();
+      st.exchange.reset();
+      log::info("connection", "enhanced authentication failed",
+                {{"client_id", c.client_id}, {"method", method},
+                 {"address", link.remote_address()}, {"error", step.error}});
+      refuse(self, c, reason_code::not_authorized); // MQTT-4.12.0-4
+      return;
+    }
+  }
+}
+
+/// CONNECT with an Authentication Method (MQTT 5 §4.12).
+void start_exchange(connection_actor_t* self, codec::connect& c) {
+  auto& st = self->state;
+  const auto& methods = st.args.limits.enhanced_auth;
+  auto ex = methods ? methods->create(*c.props.authentication_method) : nullptr;
+  if (!ex) {
+    refuse(self, c, reason_code::bad_authentication_method); // MQTT-4.12.0-1
+    return;
+  }
+  auto data = c.props.authentication_data.value_or(std::string{});
+  st.exchange = std::move(ex);
+  st.pending = std::move(c);
+  // The transport's CONNECT timer stopped at CONNECT; this one bounds the whole exchange.
+  self->delayed_send(self, st.args.auth_timeout, auth_timeout_atom::value);
+  on_exchange_step(self, st.exchange->start(data));
+}
+
+/// A packet from the client while an exchange runs (one at a time, see link::resume_one).
+void on_exchange_packet(connection_actor_t* self, codec::packet& pkt) {
+  auto& st = self->state;
+  if (auto* a = std::get_if<codec::auth>(&pkt)) {
+    if (a->props.authentication_method != st.pending->props.authentication_method) {
+      exchange_protocol_error(self, "AUTH with another authentication method"); // MQTT-4.12.0-5
+      return;
+    }
+    if (a->code != reason_code::continue_authentication) {
+      exchange_protocol_error(self, "AUTH reason code is not 0x18"); // MQTT-4.12.0-3
+      return;
+    }
+    on_exchange_step(self, st.exchange->next(a->props.authentication_data.value_or("")));
+    return;
+  }
+  if (std::holds_alternative<codec::disconnect>(pkt)) {
+    log::debug("connection", "client left during enhanced authentication",
+               {{"address", st.args.link->remote_address()}});
+    st.args.link->close();
+    self->quit();
+    return;
+  }
+  // MQTT-3.1.2-30: only AUTH or DISCONNECT until CONNACK.
+  exchange_protocol_error(self, "packet other than AUTH before CONNACK");
 }
 
 void on_connect(connection_actor_t* self, codec::connect& c) {
@@ -89,8 +189,7 @@ void on_connect(connection_actor_t* self, codec::connect& c) {
     return;
   }
   if (c.props.authentication_method) {
-    // Enhanced authentication methods are not offered: MQTT 5 §4.12, 0x8C.
-    refuse(self, c, reason_code::bad_authentication_method);
+    start_exchange(self, c);
     return;
   }
   if (args.identity_as_username && !args.link->peer_identity().empty()) {
@@ -178,13 +277,30 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
     [=](packets_atom, std::uint64_t, transport::packet_batch& batch) {
       std::uint32_t first = 0; // a connection handles one CONNECT: sample it
       sample_mailbox(self, first, metrics::actor_kind::connection, 1);
-      // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT.
+      // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT;
+      // during an enhanced authentication, exactly the client's next packet.
       auto link = self->state.args.link;
       if (!batch.empty()) {
-        if (auto* c = std::get_if<codec::connect>(&batch.front()))
+        if (self->state.exchange)
+          on_exchange_packet(self, batch.front());
+        else if (auto* c = std::get_if<codec::connect>(&batch.front()))
           on_connect(self, *c);
       }
       link->batch_done();
+    },
+    [=](auth_timeout_atom) {
+      auto& st = self->state;
+      if (!st.exchange)
+        return;
+      // No CONNACK within the CONNECT timeout: close without one, as for a missing CONNECT.
+      metrics::events().connects_refused.add("authentication timeout");
+      log::info("connection", "enhanced authentication timed out",
+                {{"client_id", st.pending->client_id},
+                 {"address", st.args.link->remote_address()}});
+      st.exchange.reset();
+      st.pending.reset();
+      st.args.link->close();
+      self->quit();
     },
     [=](auth_atom, std::uint8_t outcome) {
       on_auth_result(self, static_cast<auth_outcome>(outcome));
@@ -212,6 +328,10 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
 
 reason_code validate_connect(codec::connect& c, const session_limits& limits, bool& assigned) {
   assigned = false;
+  // MQTT 5 §3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol
+  // Error.
+  if (c.props.authentication_data && !c.props.authentication_method)
+    return reason_code::protocol_error;
   if (c.client_id.empty()) {
     if (c.version == codec::protocol_version::v5
         || (c.version == codec::protocol_version::v3_1_1 && c.clean_start)) {

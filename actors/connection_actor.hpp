@@ -1,7 +1,8 @@
 // The connection actor: one per accepted socket until its CONNECT is answered. It validates
 // CONNECT (client id rules, authentication, will), refuses with the right CONNACK code, or
-// hands the link to the session registry. The session actor then owns the link, so an idle
-// connection costs one actor (its session), not two.
+// hands the link to the session registry. A CONNECT with an Authentication Method runs that
+// method's exchange (AUTH packets, MQTT 5 §4.12) here before the hand-over. The session actor
+// then owns the link, so an idle connection costs one actor (its session), not two.
 #pragma once
 
 #include "actors/link_bridge.hpp"
@@ -11,6 +12,7 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 
@@ -39,6 +41,9 @@ struct connection_args {
   bool identity_as_username = false;
   /// CONNECTs per second per source IP (--max-connect-rate-per-ip); null = unlimited.
   std::shared_ptr<per_ip_rate_limiter> connect_rate;
+  /// How long an enhanced authentication (CONNECT ... CONNACK) may take (the CONNECT timeout).
+  /// The enabled methods themselves are limits.auth_methods.
+  std::chrono::milliseconds auth_timeout{10000};
 };
 
 caf::actor spawn_connection(caf::actor_system& sys, connection_args args);

@@ -82,7 +82,9 @@ struct unsubscribe_request {
   std::vector<std::pair<std::string, std::string>> filters;
 };
 
-/// What a connection asks the registry for after a valid CONNECT.
+/// What a connection asks the registry for after a valid CONNECT. After an enhanced
+/// authentication (MQTT 5 §4.12), packet.props.authentication_data holds the server's final
+/// data for CONNACK (the client's data is used up) and packet.username the authenticated user.
 struct connect_request {
   codec::connect packet;
   transport::link_ptr link;

@@ -167,7 +167,13 @@ void session_logic::attach(const codec::connect& c, bool session_present,
       p.shared_subscription_available = 0;
     if (c.props.request_response_information.value_or(0) == 1)
       p.response_information = "colony/response/" + client_id_;
+    // MQTT-4.12.0-5: the CONNECT's method on CONNACK, with the exchange's final server data.
+    p.authentication_method = c.props.authentication_method;
+    p.authentication_data = c.props.authentication_method ? c.props.authentication_data
+                                                          : std::nullopt;
   }
+  auth_method_ = v5 ? c.props.authentication_method : std::nullopt;
+  reauth_.reset();
   send(ack);
   metrics::stats().clients_connected.add();
   metrics::stats().connects_total.add();
@@ -934,10 +940,54 @@ void session_logic::handle_disconnect(const codec::disconnect& p) {
   lost_connection(with_will, "client disconnect");
 }
 
-void session_logic::handle_auth(const codec::auth&) {
-  // Re-authentication needs an authentication method from CONNECT, which this broker does
-  // not negotiate yet: MQTT-4.12.0-? — an AUTH without one is a protocol error.
-  close_with(reason_code::protocol_error);
+void session_logic::handle_auth(const codec::auth& p) {
+  // MQTT-4.12.0-7: no Authentication Method in CONNECT, no AUTH. MQTT-4.12.1-1: re-auth uses
+  // the CONNECT's method.
+  if (!auth_method_ || !limits_.enhanced_auth || p.props.authentication_method != auth_method_) {
+    close_with(reason_code::protocol_error);
+    return;
+  }
+  const auto& data = p.props.authentication_data ? *p.props.authentication_data : std::string{};
+  auth_step step;
+  if (p.code == reason_code::re_authenticate && !reauth_) {
+    reauth_ = limits_.enhanced_auth->create(*auth_method_);
+    if (!reauth_) {
+      close_with(reason_code::bad_authentication_method);
+      return;
+    }
+    step = reauth_->start(data);
+  } else if (p.code == reason_code::continue_authentication && reauth_) {
+    step = reauth_->next(data);
+  } else {
+    close_with(reason_code::protocol_error); // 0x19 during an exchange, 0x18 outside one
+    return;
+  }
+  if (step.what == auth_step::outcome::success && step.user != facts_.username)
+    step = auth_step{auth_step::outcome::failure, {}, {}, "re-authenticated as another user"};
+  switch (step.what) {
+    case auth_step::outcome::proceed:
+      send_auth(reason_code::continue_authentication, std::move(step.data));
+      return;
+    case auth_step::outcome::success:
+      reauth_.reset();
+      send_auth(reason_code::success, std::move(step.data));
+      return;
+    case auth_step::outcome::failure:
+      reauth_.reset();
+      metrics::stats().auth_failures.add();
+      log::info("session", "re-authentication failed",
+                {{"client_id", client_id_}, {"error", step.error}});
+      close_with(reason_code::not_authorized); // MQTT-4.12.1-2
+      return;
+  }
+}
+
+void session_logic::send_auth(reason_code rc, std::string data) {
+  codec::auth a{rc, {}};
+  a.props.authentication_method = auth_method_;
+  if (!data.empty())
+    a.props.authentication_data = std::move(data);
+  send(a);
 }
 
 // -- outbound ---------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/access_policy.hpp"
+#include "actors/enhanced_auth.hpp"
 #include "actors/messages.hpp"
 #include "actors/rate_limit.hpp"
 #include "codec/packets.hpp"
@@ -52,6 +53,8 @@ struct session_limits {
   std::shared_ptr<const access_policy> policy;
   /// The persistent store; null when persistence is off.
   std::shared_ptr<persistence::store> store;
+  /// Enhanced authentication methods (MQTT 5 §4.12); null or empty = none offered (0x8C).
+  std::shared_ptr<const auth_methods> enhanced_auth;
 };
 
 enum class timer_kind : std::uint8_t { will_delay, session_expiry };
@@ -207,6 +210,7 @@ private:
   void handle_unsubscribe(const codec::unsubscribe& p);
   void handle_disconnect(const codec::disconnect& p);
   void handle_auth(const codec::auth& p);
+  void send_auth(codec::reason_code rc, std::string data);
 
   // -- outbound -------------------------------------------------------------------
   void send(const codec::packet& p);
@@ -312,6 +316,9 @@ private:
   std::optional<bool> will_allowed_;      ///< the hook's answer for the will topic
   std::optional<codec::publish> will_waiting_; ///< a will to publish once the answer arrives
   bool end_after_will_ = false; ///< the session ends once the waiting will is decided
+  /// Enhanced authentication: the CONNECT's method, and a re-authentication in progress.
+  std::optional<std::string> auth_method_;
+  std::shared_ptr<auth_exchange> reauth_;
 
   // Session state (survives reconnects).
   std::map<std::string, sub_record> subs_; // key: share_group + '\x1f' + filter

@@ -1999,5 +1999,160 @@ TEST_F(SessionLogic, PublishBytesRateCountsPayloadBytes) {
   EXPECT_EQ(d[0].code, reason_code::message_rate_too_high);
 }
 
+// -- re-authentication (MQTT 5 §4.12.1) -------------------------------------------------------
+
+/// A two-step test method: start("alice") -> proceed "challenge"; next("answer") -> success as
+/// alice with "done"; anything else fails.
+class token_exchange final : public auth_exchange {
+public:
+  auth_step start(std::string_view data) override {
+    user_ = std::string{data};
+    if (data.empty())
+      return {auth_step::outcome::failure, {}, {}, "no data"};
+    return {auth_step::outcome::proceed, "challenge", {}, {}};
+  }
+  auth_step next(std::string_view data) override {
+    if (data != "answer")
+      return {auth_step::outcome::failure, {}, {}, "wrong answer"};
+    return {auth_step::outcome::success, "done", user_, {}};
+  }
+
+private:
+  std::string user_;
+};
+
+class SessionReauth : public SessionLogic {
+protected:
+  SessionReauth() {
+    auto methods = std::make_shared<auth_methods>();
+    methods->add("TOKEN", [] { return std::make_unique<token_exchange>(); });
+    limits.enhanced_auth = methods;
+  }
+
+  /// Attaches after a successful TOKEN exchange as alice; returns the CONNACK.
+  codec::connack attach_with_token() {
+    auto c = v5_connect();
+    c.props.authentication_method = "TOKEN";
+    c.props.authentication_data = "server-final";
+    connection_facts facts;
+    facts.username = "alice";
+    auto acks = of_type<codec::connack>(attach(c, false, facts));
+    EXPECT_EQ(acks.size(), 1u);
+    return acks.empty() ? codec::connack{} : acks[0];
+  }
+
+  static codec::auth auth_packet(reason_code rc, std::string method, std::string data) {
+    codec::auth a{rc, {}};
+    a.props.authentication_method = std::move(method);
+    a.props.authentication_data = std::move(data);
+    return a;
+  }
+};
+
+// MQTT-4.12.0-5: the CONNACK after an exchange carries the method and the server's data.
+TEST_F(SessionReauth, ConnackCarriesMethodAndServerData) {
+  auto ack = attach_with_token();
+  EXPECT_EQ(ack.code, reason_code::success);
+  EXPECT_EQ(ack.props.authentication_method, "TOKEN");
+  EXPECT_EQ(ack.props.authentication_data, "server-final");
+}
+
+// MQTT-4.12.0-6: no method in CONNECT, none in CONNACK.
+TEST_F(SessionReauth, PlainConnackHasNoMethod) {
+  auto acks = of_type<codec::connack>(attach(v5_connect()));
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_FALSE(acks[0].props.authentication_method);
+  EXPECT_FALSE(acks[0].props.authentication_data);
+}
+
+// MQTT-4.12.1-1: AUTH 0x19 with the same method runs the exchange; success -> AUTH 0x00.
+TEST_F(SessionReauth, SuccessAnswersAuthSuccess) {
+  attach_with_token();
+  auto first = of_type<codec::auth>(in(auth_packet(reason_code::re_authenticate, "TOKEN", "alice")));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].code, reason_code::continue_authentication);
+  EXPECT_EQ(first[0].props.authentication_method, "TOKEN");
+  EXPECT_EQ(first[0].props.authentication_data, "challenge");
+  auto done =
+    of_type<codec::auth>(in(auth_packet(reason_code::continue_authentication, "TOKEN", "answer")));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].code, reason_code::success);
+  EXPECT_EQ(done[0].props.authentication_method, "TOKEN");
+  EXPECT_EQ(done[0].props.authentication_data, "done");
+  EXPECT_EQ(env.closes, 0u);
+  EXPECT_TRUE(logic().connected());
+  // Repeatable.
+  in(auth_packet(reason_code::re_authenticate, "TOKEN", "alice"));
+  done =
+    of_type<codec::auth>(in(auth_packet(reason_code::continue_authentication, "TOKEN", "answer")));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].code, reason_code::success);
+}
+
+// MQTT-4.12.1-2: a failed re-authentication -> DISCONNECT (0x87) and close.
+TEST_F(SessionReauth, FailureDisconnectsNotAuthorized) {
+  attach_with_token();
+  in(auth_packet(reason_code::re_authenticate, "TOKEN", "alice"));
+  auto ds = of_type<codec::disconnect>(
+    in(auth_packet(reason_code::continue_authentication, "TOKEN", "wrong")));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, reason_code::not_authorized);
+  EXPECT_EQ(env.closes, 1u);
+}
+
+TEST_F(SessionReauth, AnotherUserIsRefused) {
+  attach_with_token();
+  in(auth_packet(reason_code::re_authenticate, "TOKEN", "mallory"));
+  auto ds = of_type<codec::disconnect>(
+    in(auth_packet(reason_code::continue_authentication, "TOKEN", "answer")));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, reason_code::not_authorized);
+}
+
+// MQTT-4.12.1-1 / MQTT-4.12.0-5: another method is a protocol error.
+TEST_F(SessionReauth, AnotherMethodIsProtocolError) {
+  attach_with_token();
+  auto ds =
+    of_type<codec::disconnect>(in(auth_packet(reason_code::re_authenticate, "OTHER", "alice")));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, reason_code::protocol_error);
+}
+
+// 0x18 outside an exchange, or 0x19 inside one: protocol error (MQTT-3.15.2-1 reason codes).
+TEST_F(SessionReauth, OutOfOrderReasonCodesAreProtocolErrors) {
+  attach_with_token();
+  auto ds = of_type<codec::disconnect>(
+    in(auth_packet(reason_code::continue_authentication, "TOKEN", "answer")));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, reason_code::protocol_error);
+
+  env.packets.clear();
+  attach_with_token();
+  in(auth_packet(reason_code::re_authenticate, "TOKEN", "alice"));
+  ds = of_type<codec::disconnect>(in(auth_packet(reason_code::re_authenticate, "TOKEN", "alice")));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, reason_code::protocol_error);
+}
+
+// MQTT-4.12.0-7: no method in CONNECT -> AUTH is a protocol error, even with methods offered.
+TEST_F(SessionReauth, AuthAfterPlainConnectIsProtocolError) {
+  attach(v5_connect());
+  auto ds =
+    of_type<codec::disconnect>(in(auth_packet(reason_code::re_authenticate, "TOKEN", "alice")));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, reason_code::protocol_error);
+}
+
+// A reconnect drops a re-authentication that was in progress on the old connection.
+TEST_F(SessionReauth, ReattachForgetsExchangeInProgress) {
+  attach_with_token();
+  in(auth_packet(reason_code::re_authenticate, "TOKEN", "alice"));
+  attach_with_token();
+  auto ds = of_type<codec::disconnect>(
+    in(auth_packet(reason_code::continue_authentication, "TOKEN", "answer")));
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].code, reason_code::protocol_error);
+}
+
 } // namespace
 } // namespace colony::actors

@@ -24,6 +24,9 @@ constexpr const char* usage_text =
   "\n"
   "Manages a Mosquitto-compatible password file (PBKDF2-HMAC-SHA512, as mosquitto_passwd).\n"
   " -b : take the password from the command line.\n"
+  " --scram-sha-256 (or -H scram-sha-256) : write a $scram-sha-256$ entry (SCRAM-SHA-256\n"
+  "      enhanced authentication and plain passwords; not readable by mosquitto).\n"
+  "      The default $7$ entry serves plain passwords and SCRAM-SHA-512.\n"
   " -c : create a new file, overwriting FILE if it exists.\n"
   " -D : delete USER.\n";
 
@@ -113,6 +116,7 @@ int run_passwd(const std::vector<std::string>& args, passwd_io& io) {
   bool batch = false;
   bool create = false;
   bool remove = false;
+  bool scram256 = false;
   std::vector<std::string> positional;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
@@ -126,18 +130,25 @@ int run_passwd(const std::vector<std::string>& args, passwd_io& io) {
       create = true;
     else if (a == "-D")
       remove = true;
+    else if (a == "--scram-sha-256")
+      scram256 = true;
     else if (a == "-H") {
       if (i + 1 >= args.size())
         return usage(io, "-H needs a value");
-      if (args[++i] != "sha512-pbkdf2")
-        return usage(io, "only '-H sha512-pbkdf2' is supported");
+      const auto& h = args[++i];
+      if (h == "scram-sha-256")
+        scram256 = true;
+      else if (h == "sha512-pbkdf2")
+        scram256 = false;
+      else
+        return usage(io, "-H takes 'sha512-pbkdf2' (the default) or 'scram-sha-256'");
     } else if (a.size() > 1 && a[0] == '-' && positional.empty())
       return usage(io, "unknown option '" + a + "'");
     else
       positional.push_back(a);
   }
-  if (remove && (batch || create))
-    return usage(io, "-D cannot be combined with -b or -c");
+  if (remove && (batch || create || scram256))
+    return usage(io, "-D cannot be combined with -b, -c or --scram-sha-256");
   std::size_t wanted = batch ? 3 : 2;
   if (positional.size() != wanted)
     return usage(io, "expected " + std::string{batch ? "FILE USER PASSWORD" : "FILE USER"});
@@ -194,7 +205,8 @@ int run_passwd(const std::vector<std::string>& args, passwd_io& io) {
       io.err << "colony passwd: the password contains a newline\n";
       return 1;
     }
-    std::string entry = make_entry(user, *password);
+    std::string entry =
+      scram256 ? make_scram_sha256_entry(user, *password) : make_entry(user, *password);
     wipe(*password);
     text = upsert_entry(text, user, entry);
   }

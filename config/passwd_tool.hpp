@@ -6,6 +6,8 @@
 //   colony passwd [-c] -b FILE USER PASSWORD  batch mode
 //   colony passwd -D FILE USER                delete USER
 //
+// --scram-sha-256 (or -H scram-sha-256) writes a `$scram-sha-256$` entry instead of `$7$`.
+//
 // -c starts a new file (overwriting FILE). The file is written atomically with mode 0600.
 // Exit status: 0 done, 1 failed (unreadable or broken file, unknown user, ...), 2 usage error.
 #pragma once

@@ -173,5 +173,36 @@ TEST(PasswdTool, MosquittoReadsWhatWeWrite) {
   EXPECT_TRUE(db.verify("bob", "b"));
 }
 
+// -- $scram-sha-256$ entries -----------------------------------------------------------------
+
+TEST(PasswdTool, ScramSha256FlagWritesScramEntry) {
+  temp_dir dir;
+  auto file = dir.file("pw");
+  ASSERT_EQ(passwd({"-b", file, "alice", "s3cret"}).rc, 0);
+  auto r = passwd({"--scram-sha-256", "-b", file, "bob", "hunter2"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto r2 = passwd({"-H", "scram-sha-256", "-b", file, "carol", "pw3"});
+  ASSERT_EQ(r2.rc, 0) << r2.err;
+  auto text = read_file(file);
+  EXPECT_TRUE(contains(text, "alice:$7$101$")) << text; // the default stays mosquitto's
+  EXPECT_TRUE(contains(text, "bob:$scram-sha-256$4096$")) << text;
+  EXPECT_TRUE(contains(text, "carol:$scram-sha-256$4096$")) << text;
+  EXPECT_FALSE(contains(text, "hunter2"));
+  auto db = load(file);
+  EXPECT_TRUE(db.verify("alice", "s3cret"));
+  EXPECT_TRUE(db.verify("bob", "hunter2"));
+  EXPECT_FALSE(db.verify("bob", "hunter3"));
+  EXPECT_TRUE(db.scram_keys_for("bob", scram_digest::sha256).has_value());
+  EXPECT_TRUE(db.scram_keys_for("alice", scram_digest::sha512).has_value());
+}
+
+TEST(PasswdTool, ScramSha256FlagIsNotForDelete) {
+  temp_dir dir;
+  auto file = dir.file("pw");
+  ASSERT_EQ(passwd({"-b", file, "alice", "s3cret"}).rc, 0);
+  EXPECT_EQ(passwd({"--scram-sha-256", "-D", file, "alice"}).rc, 2);
+  EXPECT_EQ(passwd({"-H", "md5", "-b", file, "alice", "x"}).rc, 2);
+}
+
 } // namespace
 } // namespace colony::config

@@ -22,6 +22,8 @@ namespace {
 
 constexpr std::size_t salt_len = 12; // mosquitto_passwd's SALT_LEN
 constexpr std::size_t hash_len = 64; // SHA-512 output
+constexpr std::size_t scram_salt_len = 16;
+constexpr std::size_t scram_key_len = 32; // SHA-256 output
 
 constexpr char b64_alphabet[] =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -112,6 +114,43 @@ void for_each_line(std::string_view text, F&& f) {
   }
 }
 
+/// Parses the parts of "$scram-sha-256$iter$salt$storedkey$serverkey" split at '$'.
+std::optional<password_hash> parse_scram_sha256(const std::vector<std::string_view>& parts,
+                                                std::string& error) {
+  if (parts.size() != 6) {
+    error = "malformed $scram-sha-256$ entry (expected "
+            "$scram-sha-256$<iterations>$<salt>$<StoredKey>$<ServerKey>)";
+    return std::nullopt;
+  }
+  password_hash h;
+  h.kind = password_hash::scheme::scram_sha256;
+  auto it = parts[2];
+  unsigned long long n = 0;
+  auto [end, ec] = std::from_chars(it.data(), it.data() + it.size(), n);
+  if (it.empty() || ec != std::errc{} || end != it.data() + it.size() || n == 0
+      || n > static_cast<unsigned long long>(INT_MAX)) {
+    error = "malformed $scram-sha-256$ entry: bad iteration count";
+    return std::nullopt;
+  }
+  h.iterations = static_cast<unsigned>(n);
+  auto salt = base64_decode(parts[3]);
+  auto stored = base64_decode(parts[4]);
+  auto server = base64_decode(parts[5]);
+  if (!salt || salt->empty()) {
+    error = "malformed $scram-sha-256$ entry: the salt is not base64";
+    return std::nullopt;
+  }
+  if (!stored || stored->size() != scram_key_len || !server || server->size() != scram_key_len) {
+    error = "malformed $scram-sha-256$ entry: StoredKey and ServerKey must be base64 SHA-256 "
+            "digests";
+    return std::nullopt;
+  }
+  h.salt = std::move(*salt);
+  h.hash = std::move(*stored);
+  h.server_key = std::move(*server);
+  return h;
+}
+
 } // namespace
 
 // -- base64 -----------------------------------------------------------------------------------
@@ -181,6 +220,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
 std::optional<password_hash> password_hash::parse(std::string_view text, std::string& error) {
   // "$7$iter$salt$hash" splits into "", "7", iter, salt, hash; "$6$salt$hash" into "", "6", ...
   auto parts = split_dollar(text);
+  if (parts.size() >= 2 && parts[0].empty() && parts[1] == "scram-sha-256")
+    return parse_scram_sha256(parts, error);
   if (parts.size() < 2 || !parts[0].empty() || (parts[1] != "6" && parts[1] != "7")) {
     error = "not a mosquitto_passwd hash ($6$ or $7$); plain-text passwords are not supported "
             "(use 'colony passwd' or 'mosquitto_passwd -U')";
@@ -232,6 +273,9 @@ std::optional<password_hash> password_hash::parse(std::string_view text, std::st
 }
 
 std::string password_hash::encode() const {
+  if (kind == scheme::scram_sha256)
+    return "$scram-sha-256$" + std::to_string(iterations) + "$" + base64_encode(salt) + "$"
+           + base64_encode(hash) + "$" + base64_encode(server_key);
   if (kind == scheme::sha512)
     return "$6$" + base64_encode(salt) + "$" + base64_encode(hash);
   return "$7$" + std::to_string(iterations) + "$" + base64_encode(salt) + "$"
@@ -239,6 +283,20 @@ std::string password_hash::encode() const {
 }
 
 bool password_hash::matches(std::string_view password) const {
+  if (kind == scheme::scram_sha256) {
+    auto keys = scram_keys_from_password(scram_digest::sha256, password, salt, iterations);
+    // Both keys are compared, each in constant time, whatever the first one gave.
+    bool stored_ok = keys && hash.size() == keys->stored_key.size()
+                     && CRYPTO_memcmp(keys->stored_key.data(), hash.data(), hash.size()) == 0;
+    bool server_ok = keys && server_key.size() == keys->server_key.size()
+                     && CRYPTO_memcmp(keys->server_key.data(), server_key.data(),
+                                      server_key.size()) == 0;
+    if (keys) {
+      OPENSSL_cleanse(keys->stored_key.data(), keys->stored_key.size());
+      OPENSSL_cleanse(keys->server_key.data(), keys->server_key.size());
+    }
+    return stored_ok && server_ok;
+  }
   unsigned char out[hash_len];
   bool ok = false;
   if (kind == scheme::sha512)
@@ -249,6 +307,21 @@ bool password_hash::matches(std::string_view password) const {
   bool equal = ok && CRYPTO_memcmp(out, hash.data(), hash.size()) == 0;
   OPENSSL_cleanse(out, sizeof out);
   return equal;
+}
+
+std::optional<scram_keys> password_hash::scram(scram_digest d) const {
+  if (d == scram_digest::sha256 && kind == scheme::scram_sha256) {
+    scram_keys k;
+    k.digest = d;
+    k.iterations = iterations;
+    k.salt = salt;
+    k.stored_key = hash;
+    k.server_key = server_key;
+    return k;
+  }
+  if (d == scram_digest::sha512 && kind == scheme::pbkdf2_sha512 && hash.size() == hash_len)
+    return scram_keys_from_salted(d, hash, salt, iterations); // the $7$ hash is SaltedPassword
+  return std::nullopt;
 }
 
 // -- password_db ------------------------------------------------------------------------------
@@ -322,6 +395,14 @@ bool password_db::has_user(std::string_view user) const {
   return entries_.find(user) != entries_.end();
 }
 
+std::optional<scram_keys> password_db::scram_keys_for(std::string_view user,
+                                                      scram_digest d) const {
+  auto it = entries_.find(user);
+  if (it == entries_.end())
+    return std::nullopt;
+  return it->second.scram(d);
+}
+
 std::vector<std::string> password_db::users() const {
   std::vector<std::string> out;
   out.reserve(entries_.size());
@@ -347,6 +428,26 @@ std::string make_entry(std::string_view user, std::string_view password, unsigne
     throw std::runtime_error("PKCS5_PBKDF2_HMAC failed");
   h.hash.assign(reinterpret_cast<const char*>(out), hash_len);
   OPENSSL_cleanse(out, sizeof out);
+  return std::string{user} + ":" + h.encode();
+}
+
+std::string make_scram_sha256_entry(std::string_view user, std::string_view password,
+                                    unsigned iterations) {
+  if (iterations == 0)
+    iterations = default_scram_iterations;
+  password_hash h;
+  h.kind = password_hash::scheme::scram_sha256;
+  h.iterations = iterations;
+  h.salt.resize(scram_salt_len);
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(h.salt.data()),
+                 static_cast<int>(scram_salt_len))
+      != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  auto keys = scram_keys_from_password(scram_digest::sha256, password, h.salt, iterations);
+  if (!keys)
+    throw std::runtime_error("PKCS5_PBKDF2_HMAC failed");
+  h.hash = std::move(keys->stored_key);
+  h.server_key = std::move(keys->server_key);
   return std::string{user} + ":" + h.encode();
 }
 

@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <iostream>
@@ -93,6 +94,10 @@ public:
     add(auth, "password-file", kind::text, po::value(&s.password_file),
         "mosquitto_passwd-format password file");
     add(auth, "acl-file", kind::text, po::value(&s.acl_file), "ACL file (hmq syntax)");
+    add(auth, "auth-methods", kind::text,
+        po::value(&s.auth_methods)->default_value(s.auth_methods),
+        "MQTT 5 enhanced authentication methods offered over the password file, "
+        "comma-separated: SCRAM-SHA-256, SCRAM-SHA-512 ('none' = off)");
     add(auth, "auth-http-url", kind::text, po::value(&s.auth_http_url),
         "http:// URL asked to authenticate each CONNECT (POST form fields username, clientid, "
         "password; HTTP 200 = allow)");
@@ -352,6 +357,37 @@ bool reject_negative_counts(const std::vector<std::string>& args, const option_t
 
 } // namespace
 
+std::vector<std::string> parse_auth_methods(std::string_view text, std::string& error) {
+  std::vector<std::string> out;
+  error.clear();
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+      v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+      v.remove_suffix(1);
+    return v;
+  };
+  if (trim(text).empty() || trim(text) == "none")
+    return out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    auto name = trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                         : comma - start));
+    if (name != "SCRAM-SHA-256" && name != "SCRAM-SHA-512") {
+      error = "unknown method '" + std::string{name}
+              + "' (expected SCRAM-SHA-256, SCRAM-SHA-512 or none)";
+      return {};
+    }
+    if (std::find(out.begin(), out.end(), name) == out.end())
+      out.emplace_back(name);
+    if (comma == std::string_view::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 std::optional<std::vector<std::string>> parse_seeds(const std::string& seeds, std::string& error) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -420,6 +456,12 @@ std::vector<std::string> validate(const settings& s) {
     std::string error;
     if (!url->empty() && !parse_http_url(*url, error))
       problems.push_back(std::string{"'"} + key + "': " + error);
+  }
+  {
+    std::string error;
+    parse_auth_methods(s.auth_methods, error);
+    if (!error.empty())
+      problems.push_back("'auth-methods': " + error);
   }
   if (s.auth_http_timeout_ms == 0 || s.auth_http_timeout_ms > 600'000)
     problems.push_back("'auth-http-timeout-ms': " + std::to_string(s.auth_http_timeout_ms)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace colony::config {
@@ -34,6 +35,9 @@ struct settings {
   std::optional<bool> allow_anonymous;
   std::string password_file;
   std::string acl_file;
+  /// Enhanced authentication methods offered (MQTT 5 §4.12), comma-separated; they need a
+  /// password file. "" or "none" = none (an Authentication Method is then refused, 0x8C).
+  std::string auth_methods = "SCRAM-SHA-256,SCRAM-SHA-512";
   std::string auth_http_url;                  ///< POST username/clientid/password; 200 = allow
   std::string acl_http_url;                   ///< GET ?username&clientid&ip&topic&access
   std::size_t auth_http_timeout_ms = 2000;
@@ -96,6 +100,10 @@ std::vector<std::string> validate(const settings& s);
 
 /// True if `host` is a loopback address (127.0.0.0/8, ::1, localhost).
 bool is_loopback(const std::string& host);
+
+/// The names in a comma-separated --auth-methods value ("none" = no names); sets `error` for
+/// a name that is not a known method.
+std::vector<std::string> parse_auth_methods(std::string_view text, std::string& error);
 
 /// Splits --cluster-seeds ("host:port,host:port", "[v6]:port") into its entries. Sets `error`
 /// (naming the bad entry) and returns nullopt when one is not host:port.

@@ -513,5 +513,49 @@ TEST(Settings, IsLoopback) {
   EXPECT_FALSE(is_loopback("1127.0.0.1"));
 }
 
+// -- enhanced authentication methods ---------------------------------------------------------
+
+TEST(Settings, AuthMethodsDefaultToBothScrams) {
+  auto r = run({});
+  ASSERT_TRUE(r.outcome.run) << r.err;
+  std::string error;
+  auto names = parse_auth_methods(r.outcome.value.auth_methods, error);
+  EXPECT_TRUE(error.empty()) << error;
+  EXPECT_EQ(names, (std::vector<std::string>{"SCRAM-SHA-256", "SCRAM-SHA-512"}));
+}
+
+TEST(Settings, AuthMethodsFlagAndJsonKey) {
+  auto r = run({"--auth-methods", "SCRAM-SHA-512"});
+  ASSERT_TRUE(r.outcome.run) << r.err;
+  EXPECT_EQ(r.outcome.value.auth_methods, "SCRAM-SHA-512");
+  temp_file f{R"({"auth-methods": "none"})"};
+  auto j = run({"--config", f.path()});
+  ASSERT_TRUE(j.outcome.run) << j.err;
+  EXPECT_EQ(j.outcome.value.auth_methods, "none");
+}
+
+TEST(Settings, ParseAuthMethods) {
+  std::string error;
+  EXPECT_TRUE(parse_auth_methods("none", error).empty());
+  EXPECT_TRUE(error.empty());
+  EXPECT_TRUE(parse_auth_methods("", error).empty());
+  EXPECT_EQ(parse_auth_methods(" SCRAM-SHA-512 , SCRAM-SHA-512,SCRAM-SHA-256", error),
+            (std::vector<std::string>{"SCRAM-SHA-512", "SCRAM-SHA-256"}));
+  EXPECT_TRUE(error.empty());
+  EXPECT_TRUE(parse_auth_methods("SCRAM-SHA-1", error).empty());
+  EXPECT_TRUE(contains(error, "SCRAM-SHA-1"));
+  parse_auth_methods("SCRAM-SHA-256,", error);
+  EXPECT_FALSE(error.empty());
+}
+
+TEST(Settings, UnknownAuthMethodIsAnError) {
+  settings s;
+  s.auth_methods = "SCRAM-SHA-256,KERBEROS";
+  auto problems = validate(s);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_TRUE(contains(problems[0], "'auth-methods'"));
+  EXPECT_TRUE(contains(problems[0], "KERBEROS"));
+}
+
 } // namespace
 } // namespace colony::config

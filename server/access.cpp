@@ -1,10 +1,68 @@
 #include "server/access.hpp"
 
+#include "config/scram.hpp"
 #include "metrics/log.hpp"
 
 namespace colony::server {
 
 using actors::auth_outcome;
+
+namespace {
+
+/// A SCRAM exchange (config::scram_server) as an actors::auth_exchange.
+class scram_exchange final : public actors::auth_exchange {
+public:
+  scram_exchange(config::scram_digest d, std::shared_ptr<const config::password_db> db)
+    : server_(d, [d, db = std::move(db)](std::string_view user) {
+        return db ? db->scram_keys_for(user, d) : std::nullopt;
+      }) {}
+
+  actors::auth_step start(std::string_view data) override { return convert(server_.step(data)); }
+  actors::auth_step next(std::string_view data) override { return convert(server_.step(data)); }
+
+private:
+  actors::auth_step convert(config::scram_server::result r) {
+    using st = config::scram_server::status;
+    using out = actors::auth_step::outcome;
+    actors::auth_step step;
+    switch (r.what) {
+      case st::proceed:
+        step.what = out::proceed;
+        break;
+      case st::success:
+        step.what = out::success;
+        step.user = server_.user();
+        break;
+      case st::failure:
+        step.what = out::failure;
+        break;
+    }
+    step.data = std::move(r.data);
+    step.error = std::move(r.error);
+    return step;
+  }
+
+  config::scram_server server_;
+};
+
+} // namespace
+
+std::shared_ptr<const actors::auth_methods>
+make_auth_methods(const config::settings& s, std::shared_ptr<const access_control> access) {
+  auto methods = std::make_shared<actors::auth_methods>();
+  if (s.password_file.empty() || !access)
+    return methods;
+  std::string error;
+  for (const auto& name : config::parse_auth_methods(s.auth_methods, error)) {
+    auto d = name == config::scram_method_name(config::scram_digest::sha256)
+               ? config::scram_digest::sha256
+               : config::scram_digest::sha512;
+    methods->add(name, [d, access] {
+      return std::make_unique<scram_exchange>(d, access->passwords());
+    });
+  }
+  return methods;
+}
 
 access_control::access_control(const config::settings& s, bool allow_anonymous,
                                std::vector<std::string>& errors)

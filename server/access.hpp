@@ -30,6 +30,8 @@ public:
 
   /// True when some authentication beyond the anonymous rule is configured.
   bool has_authentication() const;
+  /// The current password file (nullptr when none); SCRAM exchanges read it.
+  std::shared_ptr<const config::password_db> passwords() const { return store_.passwords(); }
 
   // -- authenticator ------------------------------------------------------------
   void authenticate(const codec::connect& c, const transport::link& link,
@@ -56,5 +58,11 @@ private:
   config::auth_store store_;
   std::unique_ptr<config::http_auth> http_;
 };
+
+/// The enhanced authentication methods of --auth-methods, over `access`'s password file (each
+/// exchange uses the file as it is when the exchange starts, so SIGHUP applies to the next
+/// one). Empty when no password file is configured.
+std::shared_ptr<const actors::auth_methods>
+make_auth_methods(const config::settings& s, std::shared_ptr<const access_control> access);
 
 } // namespace colony::server

@@ -172,6 +172,13 @@ bool broker::start() {
   auto limits = limits_from(s);
   limits.policy = d.access;
   limits.store = d.store;
+  limits.enhanced_auth = make_auth_methods(s, d.access);
+  if (!limits.enhanced_auth->empty()) {
+    std::string names;
+    for (const auto& n : limits.enhanced_auth->names())
+      names += (names.empty() ? "" : ",") + n;
+    log::info("auth", "enhanced authentication offered", {{"methods", names}});
+  }
   d.registry = actors::spawn_registry(
     sys, actors::registry_args{limits, shards, d.store ? loaded : nullptr});
   d.sys_publisher = actors::spawn_sys_publisher(
@@ -232,9 +239,11 @@ bool broker::start() {
   std::shared_ptr<actors::per_ip_rate_limiter> connect_rate;
   if (s.max_connect_rate_per_ip > 0)
     connect_rate = std::make_shared<actors::per_ip_rate_limiter>(s.max_connect_rate_per_ip);
-  auto make_on_accept = [&sys, registry, limits, allow_anonymous, access,
-                         connect_rate](bool identity_as_username) {
-    return [&sys, registry, limits, allow_anonymous, access, connect_rate, identity_as_username](
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds{s.connect_timeout};
+  auto make_on_accept = [&sys, registry, limits, allow_anonymous, access, connect_rate,
+                         connect_timeout](bool identity_as_username) {
+    return [&sys, registry, limits, allow_anonymous, access, connect_rate, identity_as_username,
+            connect_timeout](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
       actors::connection_args a;
@@ -246,6 +255,7 @@ bool broker::start() {
       a.auth = access;
       a.identity_as_username = identity_as_username;
       a.connect_rate = connect_rate;
+      a.auth_timeout = connect_timeout;
       bridge->set_target(actors::spawn_connection(sys, std::move(a)));
       return bridge;
     };

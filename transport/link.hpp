@@ -81,6 +81,10 @@ public:
 
   /// After CONNECT, decoding pauses until the broker has answered it; this resumes it.
   virtual void resume() = 0;
+  /// While paused after CONNECT: decodes one more packet, then pauses again. Enhanced
+  /// authentication (MQTT 5 §4.12) reads the client's AUTH packets this way until CONNACK, so
+  /// nothing decoded before the session takes the link is lost.
+  virtual void resume_one() { resume(); }
   /// Flow control: one batch given to on_packets has been processed.
   virtual void batch_done() = 0;
 

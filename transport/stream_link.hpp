@@ -180,6 +180,17 @@ public:
   void resume() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       self->awaiting_connect_ack_ = false;
+      self->pause_after_one_ = false;
+      self->decode_and_continue();
+    });
+  }
+
+  void resume_one() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (!self->awaiting_connect_ack_)
+        return;
+      self->awaiting_connect_ack_ = false;
+      self->pause_after_one_ = true;
       self->decode_and_continue();
     });
   }
@@ -294,6 +305,10 @@ private:
         timer_.cancel();
       }
       batch.push_back(std::move(r.pkt));
+      if (pause_after_one_) {
+        pause_after_one_ = false;
+        awaiting_connect_ack_ = true;
+      }
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
@@ -373,8 +388,19 @@ private:
     if (keepalive_.count() == 0)
       return;
     if (clock::now() - last_packet_ >= keepalive_) {
-      // MQTT-3.1.2-24: no packet within 1.5 x keepalive.
-      finish(close_info{close_reason::keepalive_timeout, codec::reason_code::keep_alive_timeout});
+      // MQTT-3.1.2-24: no packet within 1.5 x keepalive. MQTT 5 §4.13: the server may say why
+      // with DISCONNECT 0x8D before it closes (after what is queued, bounded by begin_close).
+      close_info info{close_reason::keepalive_timeout, codec::reason_code::keep_alive_timeout};
+      if (decoder_.version() == codec::protocol_version::v5) {
+        codec::disconnect d{codec::reason_code::keep_alive_timeout, {}};
+        d.props.reason_string = std::string{codec::to_string(d.code)};
+        std::vector<std::uint8_t> out;
+        codec::encode(d, codec::protocol_version::v5, out);
+        write(std::move(out));
+        begin_close(info);
+      } else {
+        finish(info);
+      }
       return;
     }
     arm_keepalive();
@@ -534,6 +560,7 @@ private:
   bool reading_ = false;
   bool connect_seen_ = false;
   bool awaiting_connect_ack_ = false;
+  bool pause_after_one_ = false; ///< resume_one(): pause again after the next packet
   bool closing_ = false;
   bool finished_ = false;
   bool graceful_after_read_ = false;

@@ -65,3 +65,24 @@ def test_paho_keepalive_loop_stays_connected(broker):
     assert not c.disconnected.is_set()
     c.subscribe("ka/paho", 0)
     c.disconnect()
+
+
+@pytest.mark.colony_only(reason="Mosquitto closes a timed-out MQTT 5 client without DISCONNECT")
+def test_v5_keepalive_timeout_sends_disconnect_0x8d(broker):
+    """MQTT 5: a client silent for 1.5 x Keep Alive (MQTT-3.1.2-22) is told why before the close:
+    DISCONNECT 0x8D Keep Alive timeout (MQTT 5 §4.13, reason codes on server DISCONNECT)."""
+    import rawmqtt5 as v5
+    with v5.Client(broker.host, broker.port) as c:
+        c.connect_ok(unique_id("ka5"), keepalive=1)
+        t0 = time.monotonic()
+        disc = c.expect_disconnect(0x8D, keepalive_deadline(1) + 1)
+        assert time.monotonic() - t0 >= 0.95
+        assert disc.props.get(v5.REASON_STRING), disc
+
+
+def test_v311_keepalive_timeout_closes_without_disconnect(broker):
+    """MQTT 3.1.1 has no server DISCONNECT: the connection is just closed (MQTT-3.1.2-24)."""
+    with raw.RawClient(broker.host, broker.port) as c:
+        c.connect_ok(unique_id("ka3"), keepalive=1)
+        got = c.expect_closed(keepalive_deadline(1) + 1)
+        assert got == [], got
