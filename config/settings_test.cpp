@@ -406,12 +406,16 @@ TEST(Settings, WsPathMustStartWithSlash) {
   EXPECT_TRUE(contains(r.err, "ws-path")) << r.err;
 }
 
-TEST(Settings, PersistenceOtherThanOffIsRejected) {
-  auto r = run({"--persistence", "async"});
+TEST(Settings, PersistenceModes) {
+  for (const char* mode : {"off", "async", "sync"}) {
+    auto r = run({"--persistence", mode, "--max-queued-in-memory", "50"});
+    ASSERT_TRUE(r.outcome.run) << mode << ": " << r.err;
+    EXPECT_EQ(r.outcome.value.persistence, mode);
+    EXPECT_EQ(r.outcome.value.max_queued_in_memory, 50u);
+  }
+  auto r = run({"--persistence", "bogus"});
   EXPECT_EQ(r.outcome.exit_code, 2);
-  EXPECT_TRUE(contains(r.err, "persistence")) << r.err;
-  r = run({"--persistence", "bogus"});
-  EXPECT_EQ(r.outcome.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "'persistence': 'bogus'")) << r.err;
 }
 
 TEST(Settings, ZeroSysIntervalIsAnError) {

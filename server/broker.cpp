@@ -362,13 +362,16 @@ void broker::stop() {
   d.shards.clear();
   d.registry = nullptr;
   d.sys_publisher = nullptr;
+  if (d.store) {
+    // What the actors wrote last, then fsync — while the actor system still exists, because
+    // the writer's completion callbacks send to actors.
+    d.system->await_all_actors_done();
+    d.store->close();
+  }
   d.system.reset(); // waits for every actor
   // Sessions held links until now; the links' sockets need the I/O contexts alive.
   d.transport.reset();
-  if (d.store) {
-    d.store->close(); // what the actors wrote last, then fsync
-    d.store.reset();
-  }
+  d.store.reset();
   log::info("broker", "stopped");
 }
 
