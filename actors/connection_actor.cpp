@@ -6,8 +6,6 @@
 #include "metrics/stats.hpp"
 
 #include <atomic>
-#include <mutex>
-#include <chrono>
 #include <random>
 
 namespace colony::actors {
@@ -31,20 +29,16 @@ std::string make_client_id() {
   return buf;
 }
 
-struct connection_state {
-  static inline const char* name = "connection";
-  connection_args args;
-  std::optional<codec::connect> pending; ///< CONNECT waiting for the authenticator
-  bool assigned = false;                 ///< the client id was assigned by the broker
+/// The CONNECT of one link while it is being decided. Shared by the authenticator's callback,
+/// which may answer from another thread (HTTP hook).
+struct pending_connect {
+  std::shared_ptr<connection_args> args;
+  codec::connect packet;
+  bool assigned = false; ///< the client id was assigned by the broker
 };
 
-using connection_actor_t = caf::stateful_actor<connection_state>;
-
-void hand_over(connection_actor_t* self, codec::connect& c, bool assigned);
-void on_auth_result(connection_actor_t* self, auth_outcome outcome);
-
-void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
-  auto& link = *self->state.args.link;
+void refuse(const connection_args& args, const codec::connect& c, reason_code rc) {
+  auto& link = *args.link;
   metrics::stats().auth_failures.add(rc == reason_code::bad_user_name_or_password
                                          || rc == reason_code::not_authorized
                                        ? 1
@@ -57,11 +51,61 @@ void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
   codec::encode(codec::connack{false, rc, {}}, c.version, out);
   link.write(std::move(out));
   link.close();
-  self->quit();
 }
 
-void on_connect(connection_actor_t* self, codec::connect& c) {
-  auto& args = self->state.args;
+void hand_over(const connection_args& args, codec::connect& c, bool assigned) {
+  if (log::enabled(log::level::debug)) {
+    log::debug("connection", "client connected",
+               {{"client_id", c.client_id}, {"address", args.link->remote_address()},
+                {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
+                {"keepalive", c.keep_alive}});
+  }
+  connect_request req;
+  req.link = args.link;
+  req.bridge = args.bridge;
+  req.username = c.username.value_or("");
+  req.packet = std::move(c);
+  caf::anon_send(args.registry, connect_atom::value, std::move(req), assigned);
+}
+
+void on_auth_result(pending_connect& p, auth_outcome outcome) {
+  switch (outcome) {
+    case auth_outcome::allowed:
+      hand_over(*p.args, p.packet, p.assigned);
+      return;
+    case auth_outcome::bad_credentials:
+      refuse(*p.args, p.packet, reason_code::bad_user_name_or_password);
+      return;
+    case auth_outcome::not_authorized:
+      refuse(*p.args, p.packet, reason_code::not_authorized);
+      return;
+  }
+}
+
+/// Authentication, then refusal or hand-over. The authenticator may answer at once or later
+/// from its own thread; either way exactly one of refuse/hand_over runs.
+void authenticate(std::shared_ptr<pending_connect> p) {
+  auto& args = *p->args;
+  if (args.identity_as_username && !args.link->peer_identity().empty()) {
+    p->packet.username = args.link->peer_identity();
+    hand_over(args, p->packet, p->assigned);
+    return;
+  }
+  if (args.auth) {
+    auto& auth = *args.auth;
+    auto& link = *args.link;
+    const auto& packet = p->packet;
+    auth.authenticate(packet, link, [p](auth_outcome outcome) { on_auth_result(*p, outcome); });
+    return;
+  }
+  if (!args.allow_anonymous && !p->packet.username) {
+    refuse(args, p->packet, reason_code::not_authorized);
+    return;
+  }
+  hand_over(args, p->packet, p->assigned);
+}
+
+void on_connect(std::shared_ptr<connection_args> args, codec::connect& c) {
   if (log::enabled(log::level::trace)) {
     // The trace view of CONNECT: never the password, only whether one was sent.
     log::trace("packet", "packet in",
@@ -69,130 +113,31 @@ void on_connect(connection_actor_t* self, codec::connect& c) {
                 {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
                 {"keepalive", c.keep_alive}, {"has_username", c.username.has_value()},
                 {"has_password", c.password.has_value()}, {"has_will", c.will_message.has_value()},
-                {"address", args.link->remote_address()}});
+                {"address", args->link->remote_address()}});
   }
-  bool& assigned = self->state.assigned;
-  auto rc = validate_connect(c, args.limits, assigned);
+  bool assigned = false;
+  auto rc = validate_connect(c, args->limits, assigned);
   if (rc != reason_code::success) {
-    refuse(self, c, rc);
+    refuse(*args, c, rc);
     return;
   }
   if (c.props.authentication_method) {
     // Enhanced authentication methods are not offered: MQTT 5 §4.12, 0x8C.
-    refuse(self, c, reason_code::bad_authentication_method);
+    refuse(*args, c, reason_code::bad_authentication_method);
     return;
   }
-  if (args.identity_as_username && !args.link->peer_identity().empty()) {
-    c.username = args.link->peer_identity();
-    hand_over(self, c, assigned);
+  bool checks_credentials = c.username.has_value() && args->auth && args->system
+                            && !(args->identity_as_username
+                                 && !args->link->peer_identity().empty());
+  auto p = std::make_shared<pending_connect>(pending_connect{args, std::move(c), assigned});
+  if (!checks_credentials) {
+    // No password to verify: decided here, on the I/O thread, without an actor.
+    authenticate(std::move(p));
     return;
   }
-  if (args.auth) {
-    // Park the CONNECT until the authenticator answers (possibly from an HTTP thread).
-    // A password file answers at once (handled inline below); an HTTP hook answers later
-    // from its own thread, as a message to this actor.
-    struct answer_slot {
-      std::mutex mtx;
-      bool caller_returned = false;
-      std::optional<auth_outcome> inline_outcome;
-    };
-    auto slot = std::make_shared<answer_slot>();
-    self->state.pending = std::move(c);
-    auto me = caf::actor_cast<caf::actor>(self);
-    args.auth->authenticate(*self->state.pending, *args.link, [me, slot](auth_outcome outcome) {
-      {
-        std::lock_guard<std::mutex> guard{slot->mtx};
-        if (!slot->caller_returned) {
-          slot->inline_outcome = outcome;
-          return;
-        }
-      }
-      caf::anon_send(me, auth_atom::value, static_cast<std::uint8_t>(outcome));
-    });
-    std::optional<auth_outcome> now;
-    {
-      std::lock_guard<std::mutex> guard{slot->mtx};
-      slot->caller_returned = true;
-      now = slot->inline_outcome;
-    }
-    if (now)
-      on_auth_result(self, *now);
-    return;
-  }
-  if (!args.allow_anonymous && !c.username) {
-    refuse(self, c, reason_code::not_authorized);
-    return;
-  }
-  hand_over(self, c, assigned);
-}
-
-void on_auth_result(connection_actor_t* self, auth_outcome outcome) {
-  auto& st = self->state;
-  if (!st.pending)
-    return;
-  auto c = std::move(*st.pending);
-  st.pending.reset();
-  switch (outcome) {
-    case auth_outcome::allowed:
-      hand_over(self, c, st.assigned);
-      return;
-    case auth_outcome::bad_credentials:
-      refuse(self, c, reason_code::bad_user_name_or_password);
-      return;
-    case auth_outcome::not_authorized:
-      refuse(self, c, reason_code::not_authorized);
-      return;
-  }
-}
-
-void hand_over(connection_actor_t* self, codec::connect& c, bool assigned) {
-  auto& args = self->state.args;
-  std::string identity = c.username.value_or("");
-  log::debug("connection", "client connected",
-             {{"client_id", c.client_id}, {"address", args.link->remote_address()},
-              {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
-              {"keepalive", c.keep_alive}});
-  connect_request req;
-  req.link = args.link;
-  req.bridge = args.bridge;
-  req.username = std::move(identity);
-  req.packet = std::move(c);
-  self->send(args.registry, connect_atom::value, std::move(req), assigned);
-  self->quit();
-}
-
-caf::behavior connection_behavior(connection_actor_t* self, connection_args args) {
-  self->state.args = std::move(args);
-  return {
-    [=](packets_atom, std::uint64_t, transport::packet_batch& batch) {
-      // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT.
-      auto link = self->state.args.link;
-      if (!batch.empty()) {
-        if (auto* c = std::get_if<codec::connect>(&batch.front()))
-          on_connect(self, *c);
-      }
-      link->batch_done();
-    },
-    [=](auth_atom, std::uint8_t outcome) {
-      on_auth_result(self, static_cast<auth_outcome>(outcome));
-    },
-    [=](closed_atom, std::uint64_t, const transport::close_info& info) {
-      // Closed before a CONNECT was answered: no CONNECT in time, not a CONNECT first, an
-      // unsupported protocol level (the transport answered 0x01), or a peer that just left.
-      using transport::close_reason;
-      auto reason = info.reason == close_reason::protocol_error ? codec::to_string(info.code)
-                                                                 : transport::to_string(info.reason);
-      auto lvl = info.reason == close_reason::peer_closed || info.reason == close_reason::shutdown
-                   ? log::level::debug
-                   : log::level::info;
-      if (lvl == log::level::info)
-        metrics::events().connects_refused.add(reason);
-      if (log::enabled(lvl))
-        log::write(lvl, "connection", "connection closed before CONNECT",
-                   {{"address", self->state.args.link->remote_address()}, {"reason", reason}});
-      self->quit();
-    },
-  };
+  // Password hashing (or an HTTP request) must not stall the I/O thread: a short-lived actor
+  // runs it on a CAF worker and ends at once.
+  args->system->spawn([p = std::move(p)] { authenticate(p); });
 }
 
 } // namespace
@@ -221,8 +166,30 @@ reason_code validate_connect(codec::connect& c, const session_limits& limits, bo
   return reason_code::success;
 }
 
-caf::actor spawn_connection(caf::actor_system& sys, connection_args args) {
-  return sys.spawn(connection_behavior, std::move(args));
+void handle_connect(std::shared_ptr<connection_args> args, transport::packet_batch& batch) {
+  // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT.
+  auto link = args->link;
+  if (!batch.empty()) {
+    if (auto* c = std::get_if<codec::connect>(&batch.front()))
+      on_connect(std::move(args), *c);
+  }
+  link->batch_done();
+}
+
+void handle_closed_before_connect(const connection_args& args, const transport::close_info& info) {
+  // Closed before a CONNECT was answered: no CONNECT in time, not a CONNECT first, an
+  // unsupported protocol level (the transport answered 0x01), or a peer that just left.
+  using transport::close_reason;
+  auto reason = info.reason == close_reason::protocol_error ? codec::to_string(info.code)
+                                                             : transport::to_string(info.reason);
+  auto lvl = info.reason == close_reason::peer_closed || info.reason == close_reason::shutdown
+               ? log::level::debug
+               : log::level::info;
+  if (lvl == log::level::info)
+    metrics::events().connects_refused.add(reason);
+  if (log::enabled(lvl))
+    log::write(lvl, "connection", "connection closed before CONNECT",
+               {{"address", args.link->remote_address()}, {"reason", reason}});
 }
 
 } // namespace colony::actors

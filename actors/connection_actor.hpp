@@ -1,7 +1,8 @@
-// The connection actor: one per accepted socket until its CONNECT is answered. It validates
-// CONNECT (client id rules, authentication, will), refuses with the right CONNACK code, or
-// hands the link to the session registry. The session actor then owns the link, so an idle
-// connection costs one actor (its session), not two.
+// Deciding a link's CONNECT: validation (client id rules, will), authentication, the refusing
+// CONNACK, or the hand-over to the session registry. There is no actor per connection: a CONNECT
+// without credentials is decided on the I/O thread that decoded it (no spawn, no hop); one with a
+// username runs on a CAF worker (password hashing or an HTTP hook must not stall I/O). The session
+// actor then owns the link, so an idle connection costs one actor (its session).
 #pragma once
 
 #include "actors/link_bridge.hpp"
@@ -27,6 +28,7 @@ public:
 };
 
 struct connection_args {
+  caf::actor_system* system = nullptr; ///< runs credential checks off the I/O thread
   transport::link_ptr link;
   std::shared_ptr<link_bridge> bridge;
   caf::actor registry;
@@ -38,7 +40,12 @@ struct connection_args {
   bool identity_as_username = false;
 };
 
-caf::actor spawn_connection(caf::actor_system& sys, connection_args args);
+/// The first batch of a link (its CONNECT; the transport pauses decoding after it). Calls
+/// batch_done() on the link; refuses or hands over, now or once the authenticator answers.
+void handle_connect(std::shared_ptr<connection_args> args, transport::packet_batch& batch);
+
+/// The link closed before its CONNECT was answered (logged and counted).
+void handle_closed_before_connect(const connection_args& args, const transport::close_info& info);
 
 /// Checks a CONNECT against the broker's rules. Returns success, or the MQTT 5 reason code of
 /// the CONNACK that refuses it. May assign a client id (sets `assigned`).

@@ -339,7 +339,9 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
 } // namespace
 
 caf::actor spawn_session(caf::actor_system& sys, session_spawn_args args) {
-  return sys.spawn(session_behavior, std::move(args));
+  // lazy_init: the registry sends the attach request right away, so initialising on that
+  // first message saves scheduling the actor once just to run its constructor.
+  return sys.spawn<caf::lazy_init>(session_behavior, std::move(args));
 }
 
 } // namespace colony::actors

@@ -76,7 +76,7 @@ void session_logic::attach(const codec::connect& c, bool session_present,
   connected_ = true;
   facts_ = facts;
   version_ = c.version;
-  will_ = c.will_message;
+  will_ = c.will_message ? std::make_unique<codec::will>(*c.will_message) : nullptr;
   inbound_aliases_.clear();
   outbound_aliases_.clear();
   waiting_for_drain_ = false; // a drain request belonged to the previous link

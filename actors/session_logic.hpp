@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/access_policy.hpp"
+#include "actors/lazy_deque.hpp"
 #include "actors/messages.hpp"
 #include "codec/packets.hpp"
 #include "transport/link.hpp"
@@ -201,7 +202,7 @@ private:
   std::uint16_t client_receive_maximum_ = 65535;
   std::uint32_t client_max_packet_size_ = 0; // 0 = no limit
   bool request_problem_information_ = true;
-  std::optional<codec::will> will_;
+  std::unique_ptr<codec::will> will_; // boxed: a will is ~560 bytes and most clients have none
   std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
   /// Server-to-client topic aliases (MQTT 5 §3.3.2.3.4), assigned by the broker while the
   /// client's Topic Alias Maximum allows; per connection.
@@ -213,7 +214,7 @@ private:
   // Session state (survives reconnects).
   std::map<std::string, sub_record> subs_; // key: share_group + '\x1f' + filter
   std::unordered_map<std::uint16_t, inflight_entry> inflight_;
-  std::deque<delivery> pending_;
+  lazy_deque<delivery> pending_;
   std::unordered_set<std::uint16_t> inbound_qos2_;
   std::uint16_t last_packet_id_ = 0;
   std::uint64_t seq_ = 0;

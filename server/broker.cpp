@@ -180,15 +180,16 @@ bool broker::start() {
     return [&sys, registry, limits, allow_anonymous, access, identity_as_username](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
-      actors::connection_args a;
-      a.link = link;
-      a.bridge = bridge;
-      a.registry = registry;
-      a.limits = limits;
-      a.allow_anonymous = allow_anonymous;
-      a.auth = access;
-      a.identity_as_username = identity_as_username;
-      bridge->set_target(actors::spawn_connection(sys, std::move(a)));
+      auto a = std::make_shared<actors::connection_args>();
+      a->system = &sys;
+      a->link = link;
+      a->bridge = bridge; // a cycle until the CONNECT is decided (the bridge drops `a` then)
+      a->registry = registry;
+      a->limits = limits;
+      a->allow_anonymous = allow_anonymous;
+      a->auth = access;
+      a->identity_as_username = identity_as_username;
+      bridge->set_handshake(std::move(a));
       return bridge;
     };
   };

@@ -7,7 +7,8 @@
 // executor.
 //
 // Read path: read into a growable buffer, decode every complete packet, hand the batch to the
-// handler as one call. Reading pauses after a CONNECT (until resume()) and while too many
+// handler as one call. Plain sockets (TCP, Unix) wait for readability without a buffer and
+// read only once bytes are there, so an idle connection holds no read buffer at all. Reading pauses after a CONNECT (until resume()) and while too many
 // batches are outstanding (flow control), so a flooding client is slowed, not buffered.
 // Write path: write() appends to a pending list under a per-link mutex; one gathered
 // async_write sends everything pending.
@@ -17,6 +18,7 @@
 #include "codec/encoder.hpp"
 #include "metrics/stats.hpp"
 #include "transport/link.hpp"
+#include "transport/read_buffer.hpp"
 
 #include <boost/asio.hpp>
 
@@ -92,6 +94,10 @@ struct stream_ops {
     return ec == asio::error::eof;
   }
 
+  /// Whether the socket can be waited on for readability and then read without blocking
+  /// (plain sockets). Layered streams (TLS, WebSocket) buffer inside and need a pending read.
+  static constexpr bool can_wait_readable = true;
+
   /// Whether the stream has a closing handshake (TLS close_notify, WebSocket close frame).
   static constexpr bool has_graceful_close = false;
   /// Whether the closing handshake must wait until no read is pending (TLS).
@@ -118,8 +124,13 @@ public:
       cfg_(cfg),
       decoder_(cfg.max_packet_size),
       timer_(stream_.get_executor()),
-      on_finish_(std::move(info.on_finish)) {
-    rbuf_.resize(cfg.read_buffer_size);
+      on_finish_(std::move(info.on_finish)),
+      rbuf_(cfg.read_buffer_size, cfg.max_packet_size + 8) {
+    if constexpr (ops::can_wait_readable) {
+      // read_now() must get would_block instead of blocking the I/O thread.
+      boost::system::error_code ignored;
+      ops::socket(stream_).non_blocking(true, ignored);
+    }
   }
 
   ~stream_link() override {
@@ -221,24 +232,46 @@ private:
     if (reading_ || finished_ || closing_ || awaiting_connect_ack_
         || outstanding_.load(std::memory_order_acquire) >= cfg_.max_outstanding_batches)
       return;
-    if (rend_ == rbuf_.size()) {
-      // Full buffer: the decoder has already checked the packet against the size limit,
-      // so growth is bounded by max packet size.
-      if (rbegin_ > 0) {
-        compact();
-      } else {
-        rbuf_.resize(std::min(rbuf_.size() * 2, cfg_.max_packet_size + 8));
-        if (rend_ == rbuf_.size()) {
-          rbuf_.resize(rbuf_.size() + 8);
-        }
-      }
-    }
     reading_ = true;
-    ops::async_read_some(
-      stream_, asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        self->on_read(ec, n);
-      });
+    if constexpr (ops::can_wait_readable) {
+      // Read first (bytes may have arrived while reading was paused), wait only once the
+      // socket is empty: see read_now(). Posted, so a flooding client cannot recurse.
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->read_now(); });
+    } else {
+      auto space = rbuf_.prepare();
+      ops::async_read_some(
+        stream_, asio::buffer(space.data(), space.size()),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
+    }
+  }
+
+  /// Plain sockets: one non-blocking read. If the socket is empty, the buffer is given back and
+  /// the link waits for readability. The wait is started in the same handler as the read that
+  /// found the socket empty: the reactor is edge-triggered and runs on this thread, so no edge
+  /// can be consumed in between.
+  void read_now() {
+    if (finished_) {
+      reading_ = false;
+      return;
+    }
+    auto space = rbuf_.prepare();
+    boost::system::error_code ec;
+    auto n = stream_.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      rbuf_.release_if_empty();
+      ops::socket(stream_).async_wait(
+        asio::socket_base::wait_read,
+        [self = this->shared_from_this()](boost::system::error_code wait_ec) {
+          if (wait_ec || self->finished_)
+            self->on_read(wait_ec, 0);
+          else
+            self->read_now();
+        });
+      return;
+    }
+    on_read(ec, n);
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -260,7 +293,7 @@ private:
       finish(close_info{close_reason::protocol_error, codec::reason_code::malformed_packet});
       return;
     }
-    rend_ += n;
+    rbuf_.commit(n);
     decode_and_continue();
   }
 
@@ -269,8 +302,7 @@ private:
       return;
     packet_batch batch;
     while (!awaiting_connect_ack_) {
-      auto r = decoder_.next(
-        std::span<const std::uint8_t>(rbuf_.data() + rbegin_, rend_ - rbegin_));
+      auto r = decoder_.next(rbuf_.data());
       if (r.status == codec::decode_status::need_more)
         break;
       if (r.status == codec::decode_status::error) {
@@ -278,7 +310,7 @@ private:
         on_decode_error(r.error);
         return;
       }
-      rbegin_ += r.used;
+      rbuf_.consume(r.used);
       metrics::count_packet_in(static_cast<unsigned>(codec::type_of(r.pkt)), r.used);
       last_packet_ = clock::now();
       bool is_connect = std::holds_alternative<codec::connect>(r.pkt);
@@ -294,17 +326,10 @@ private:
       }
       batch.push_back(std::move(r.pkt));
     }
-    if (rbegin_ == rend_) {
-      rbegin_ = rend_ = 0;
-    } else if (rbegin_ > rbuf_.size() / 2) {
-      compact();
-    }
     deliver(std::move(batch));
-    if (rbuf_.size() > cfg_.read_buffer_size * 4 && rend_ - rbegin_ < cfg_.read_buffer_size) {
-      // Give back memory after a large packet.
-      compact();
-      rbuf_.resize(cfg_.read_buffer_size);
-      rbuf_.shrink_to_fit();
+    if (!reading_) {
+      // Give back memory after a large packet (never under a pending read).
+      rbuf_.shrink();
     }
     start_read();
   }
@@ -314,12 +339,6 @@ private:
       return;
     outstanding_.fetch_add(1, std::memory_order_acq_rel);
     handler_->on_packets(std::move(batch));
-  }
-
-  void compact() {
-    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
-    rend_ -= rbegin_;
-    rbegin_ = 0;
   }
 
   void on_decode_error(codec::reason_code rc) {
@@ -527,9 +546,7 @@ private:
   std::shared_ptr<link_handler> handler_;
 
   // Read state (I/O thread only).
-  std::vector<std::uint8_t> rbuf_;
-  std::size_t rbegin_ = 0;
-  std::size_t rend_ = 0;
+  read_buffer rbuf_;
   bool reading_ = false;
   bool connect_seen_ = false;
   bool awaiting_connect_ack_ = false;
