@@ -28,8 +28,7 @@ using session_actor_t = caf::stateful_actor<session_state>;
 class actor_env final : public session_env {
 public:
   actor_env(session_actor_t* self, shard_list shards, caf::actor registry)
-    : self_(self), shards_(std::move(shards)), registry_(std::move(registry)),
-      routes_(shards_->size()) {}
+    : self_(self), shards_(std::move(shards)), registry_(std::move(registry)) {}
 
   void write(std::vector<std::uint8_t> bytes) override {
     if (link_)
@@ -51,6 +50,8 @@ public:
     link_id_ = 0;
   }
   void route(message_ptr msg) override {
+    if (routes_.empty())
+      routes_.resize(shards_->size()); // on first use: most idle clients never publish
     auto i = shard_of(msg->topic, shards_->size());
     routes_[i].msgs.push_back(std::move(msg));
     has_routes_ = true;
