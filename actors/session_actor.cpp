@@ -139,6 +139,8 @@ void actor_env::flush_routes() {
             [self = self_](caf::error&) { self->state.env->on_route_ack(); });
     routes_[i] = publish_batch{};
   }
+  // Most sessions route rarely (a $SYS notice at connect): give the per-shard slots back.
+  std::vector<publish_batch>().swap(routes_);
 }
 
 void actor_env::subscribe(std::vector<subscription> subs) {

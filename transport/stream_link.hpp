@@ -17,6 +17,7 @@
 #include "codec/decoder.hpp"
 #include "codec/encoder.hpp"
 #include "metrics/stats.hpp"
+#include "transport/keepalive_wheel.hpp"
 #include "transport/link.hpp"
 #include "transport/read_buffer.hpp"
 
@@ -31,6 +32,38 @@
 namespace colony::transport::detail {
 
 namespace asio = boost::asio;
+
+/// One connection counted against its listener's limit; the count goes down when this is
+/// released or destroyed. Shares the listener's counter: no allocation per connection.
+class connection_slot {
+public:
+  connection_slot() = default;
+  explicit connection_slot(std::shared_ptr<std::atomic<std::size_t>> count)
+    : count_(std::move(count)) {
+    if (count_)
+      count_->fetch_add(1);
+  }
+  connection_slot(connection_slot&& other) noexcept = default;
+  connection_slot& operator=(connection_slot&& other) noexcept {
+    if (this != &other) {
+      reset();
+      count_ = std::move(other.count_);
+    }
+    return *this;
+  }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+  ~connection_slot() { reset(); }
+
+  void reset() noexcept {
+    if (auto c = std::move(count_))
+      c->fetch_sub(1);
+  }
+  explicit operator bool() const noexcept { return count_ != nullptr; }
+
+private:
+  std::shared_ptr<std::atomic<std::size_t>> count_;
+};
 
 struct link_config {
   std::size_t max_packet_size;
@@ -48,7 +81,7 @@ struct link_info {
   std::string address;       ///< "ip:port" (or "unix:path")
   std::string peer_identity; ///< CN of a verified client certificate
   /// Released when the link finishes: the listener's connection-count slot.
-  std::shared_ptr<void> slot;
+  connection_slot slot;
   /// Kept alive as long as the link: e.g. the ssl::context the connection was accepted with.
   std::shared_ptr<void> keep;
   /// Called once on the I/O thread when the link has finished (removes it from the registry).
@@ -143,6 +176,7 @@ exact_alloc_handler<std::decay_t<F>> exact_alloc(F&& f) {
 
 template <class Stream>
 class stream_link final : public link_base,
+                          public keepalive_client,
                           public std::enable_shared_from_this<stream_link<Stream>> {
 public:
   using ops = stream_ops<Stream>;
@@ -158,7 +192,7 @@ public:
       keep_(std::move(info.keep)),
       cfg_(cfg),
       decoder_(cfg.max_packet_size),
-      timer_(stream_.get_executor()),
+      wheel_(keepalive_wheel::current()),
       on_finish_(std::move(info.on_finish)),
       rbuf_(cfg.read_buffer_size, cfg.max_packet_size + 8) {
     if constexpr (ops::can_wait_readable) {
@@ -357,7 +391,9 @@ private:
         }
         connect_seen_ = true;
         awaiting_connect_ack_ = true;
-        timer_.cancel();
+        cancel_timer();
+        if (wheel_)
+          timer_.reset(); // the wheel does the keep-alive: an idle link holds no timer
       }
       batch.push_back(std::move(r.pkt));
     }
@@ -392,9 +428,22 @@ private:
 
   // -- timers -------------------------------------------------------------------
 
+  /// The link's own timer (CONNECT timeout, flush before close, closing handshake), made on
+  /// first use.
+  asio::steady_timer& timer() {
+    if (!timer_)
+      timer_ = std::make_unique<asio::steady_timer>(stream_.get_executor());
+    return *timer_;
+  }
+
+  void cancel_timer() {
+    if (timer_)
+      timer_->cancel();
+  }
+
   void arm_timer(std::chrono::milliseconds after) {
-    timer_.expires_after(after);
-    timer_.async_wait(exact_alloc([self = this->shared_from_this()](boost::system::error_code ec) {
+    timer().expires_after(after);
+    timer().async_wait(exact_alloc([self = this->shared_from_this()](boost::system::error_code ec) {
       if (!ec)
         self->on_timer();
     }));
@@ -402,13 +451,36 @@ private:
 
   void arm_keepalive() {
     if (keepalive_.count() == 0) {
-      timer_.cancel();
+      cancel_timer();
+      return;
+    }
+    if (wheel_) {
+      if (!in_wheel_) {
+        in_wheel_ = true;
+        wheel_->add(std::weak_ptr<keepalive_client>(this->shared_from_this()));
+      }
       return;
     }
     auto due = last_packet_ + keepalive_;
     auto now = clock::now();
     arm_timer(due > now ? std::chrono::duration_cast<std::chrono::milliseconds>(due - now)
                         : std::chrono::milliseconds{0});
+  }
+
+  bool on_keepalive_tick(clock::time_point now) override {
+    if (finished_ || keepalive_.count() == 0) {
+      in_wheel_ = false;
+      return false;
+    }
+    if (closing_)
+      return true; // the flush timeout decides
+    if (now - last_packet_ >= keepalive_) {
+      // MQTT-3.1.2-24: no packet within 1.5 x keepalive.
+      in_wheel_ = false;
+      finish(close_info{close_reason::keepalive_timeout, codec::reason_code::keep_alive_timeout});
+      return false;
+    }
+    return true;
   }
 
   void on_timer() {
@@ -521,7 +593,7 @@ private:
     if (finished_)
       return;
     finished_ = true;
-    timer_.cancel();
+    cancel_timer();
     bool writing;
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
@@ -533,8 +605,8 @@ private:
     bool graceful = ops::has_graceful_close && !writing && info.reason != close_reason::peer_closed
                     && info.reason != close_reason::io_error;
     if (graceful) {
-      timer_.expires_after(std::chrono::milliseconds{1000});
-      timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      timer().expires_after(std::chrono::milliseconds{1000});
+      timer().async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
         if (!ec)
           self->close_socket();
       });
@@ -563,7 +635,7 @@ private:
 
   void close_socket() {
     boost::system::error_code ignored;
-    timer_.cancel();
+    cancel_timer();
     auto& sock = ops::socket(stream_);
     if (!sock.is_open())
       return;
@@ -577,11 +649,13 @@ private:
   std::string remote_ip_;
   std::string remote_address_;
   std::string peer_identity_;
-  std::shared_ptr<void> slot_;
+  connection_slot slot_;
   std::shared_ptr<void> keep_;
   link_config cfg_;
   codec::stream_decoder decoder_;
-  asio::steady_timer timer_;
+  keepalive_wheel* wheel_; ///< this I/O thread's, or null: then timer_ does the keep-alive
+  std::unique_ptr<asio::steady_timer> timer_;
+  bool in_wheel_ = false;
   std::function<void(std::uint64_t)> on_finish_;
   std::shared_ptr<link_handler> handler_;
 
