@@ -49,10 +49,11 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   }
   const auto client_id = req.packet.client_id;
   bool present = false;
+  caf::actor replaced;
   auto it = st.sessions.find(client_id);
   if (it != st.sessions.end() && req.packet.clean_start) {
     // Clean Start: the old session ends (its connection is taken over first).
-    self->send(it->second.session, terminate_atom::value);
+    replaced = it->second.session;
     st.by_addr.erase(it->second.session.address());
     st.sessions.erase(it);
     it = st.sessions.end();
@@ -69,7 +70,19 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   a.session_present = present;
   a.assigned_client_id = assigned_id;
   a.req = std::move(req);
-  self->send(e->session, attach_atom::value, std::move(a));
+  if (!replaced) {
+    self->send(e->session, attach_atom::value, std::move(a));
+    return;
+  }
+  // The new session attaches once the old one has ended, so that its "online" $SYS notice
+  // follows the old one's "offline" (an error, e.g. the old one already died, also goes on).
+  auto pending = std::make_shared<attach_request>(std::move(a));
+  auto successor = e->session;
+  auto attach = [self, successor, pending] {
+    self->send(successor, attach_atom::value, std::move(*pending));
+  };
+  self->request(replaced, caf::infinite, terminate_atom::value)
+    .then([attach] { attach(); }, [attach](caf::error&) { attach(); });
 }
 
 void on_expired(registry_actor* self, const std::string& client_id, std::uint64_t session_id,

@@ -220,6 +220,12 @@ void terminate_session(session_actor_t* self) {
 void on_attach(session_actor_t* self, attach_request& a) {
   auto& st = self->state;
   auto& logic = *st.logic;
+  if (a.attach_count < st.env->attach_count_) {
+    // A newer connection was attached first (the registry held this one back while the
+    // session it replaced ended): this one has been taken over already.
+    a.req.link->close();
+    return;
+  }
   if (logic.connected()) {
     logic.take_over(); // MQTT-3.1.4-2: close the existing connection
     logic.flush();
