@@ -48,8 +48,9 @@ using connection_actor_t = caf::stateful_actor<connection_state>;
 void hand_over(connection_actor_t* self, codec::connect& c, bool assigned);
 void on_auth_result(connection_actor_t* self, auth_outcome outcome);
 
-void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
-  auto& link = *self->state.args.link;
+/// Answers a CONNECT with a refusing CONNACK and closes the link.
+void refuse_link(const connection_args& args, const codec::connect& c, reason_code rc) {
+  auto& link = *args.link;
   metrics::stats().auth_failures.add(rc == reason_code::bad_user_name_or_password
                                          || rc == reason_code::not_authorized
                                        ? 1
@@ -62,6 +63,112 @@ void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
   codec::encode(codec::connack{false, rc, {}}, c.version, out);
   link.write(std::move(out));
   link.close();
+}
+
+/// Gives an accepted CONNECT to the session registry.
+void hand_over_link(const connection_args& args, codec::connect& c, bool assigned) {
+  if (log::enabled(log::level::debug)) {
+    log::debug("connection", "client connected",
+               {{"client_id", c.client_id}, {"address", args.link->remote_address()},
+                {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
+                {"keepalive", c.keep_alive}});
+  }
+  connect_request req;
+  req.link = args.link;
+  req.bridge = args.bridge;
+  req.username = c.username.value_or("");
+  req.packet = std::move(c);
+  caf::anon_send(args.registry, connect_atom::value, std::move(req), assigned);
+}
+
+/// The trace view of CONNECT: never the password, only whether one was sent.
+void trace_connect(const connection_args& args, const codec::connect& c) {
+  if (!log::enabled(log::level::trace))
+    return;
+  log::trace("packet", "packet in",
+             {{"type", "CONNECT"}, {"client_id", c.client_id},
+              {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
+              {"keepalive", c.keep_alive}, {"has_username", c.username.has_value()},
+              {"has_password", c.password.has_value()}, {"has_will", c.will_message.has_value()},
+              {"address", args.link->remote_address()}});
+}
+
+/// --max-connect-rate-per-ip: false if this CONNECT is one too many from its address.
+bool within_connect_rate(const connection_args& args) {
+  if (!args.connect_rate)
+    return true;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+               .count();
+  return args.connect_rate->admit(args.link->remote_ip(), now);
+}
+
+// -- on the I/O thread: CONNECTs without credentials to check -----------------------------
+
+/// The CONNECT of one link while it is being decided. Shared by the authenticator's callback,
+/// which may answer from another thread (HTTP hook).
+struct pending_connect {
+  std::shared_ptr<connection_args> args;
+  codec::connect packet;
+  bool assigned = false; ///< the client id was assigned by the broker
+};
+
+void on_inline_auth_result(pending_connect& p, auth_outcome outcome) {
+  switch (outcome) {
+    case auth_outcome::allowed:
+      hand_over_link(*p.args, p.packet, p.assigned);
+      return;
+    case auth_outcome::bad_credentials:
+      refuse_link(*p.args, p.packet, reason_code::bad_user_name_or_password);
+      return;
+    case auth_outcome::not_authorized:
+      refuse_link(*p.args, p.packet, reason_code::not_authorized);
+      return;
+  }
+}
+
+/// Authentication, then refusal or hand-over. The authenticator may answer at once or later
+/// from its own thread; either way exactly one of refuse/hand_over runs.
+void authenticate_inline(std::shared_ptr<pending_connect> p) {
+  auto& args = *p->args;
+  if (args.identity_as_username && !args.link->peer_identity().empty()) {
+    p->packet.username = args.link->peer_identity();
+    hand_over_link(args, p->packet, p->assigned);
+    return;
+  }
+  if (args.auth) {
+    const auto& packet = p->packet;
+    args.auth->authenticate(packet, *args.link,
+                            [p](auth_outcome outcome) { on_inline_auth_result(*p, outcome); });
+    return;
+  }
+  if (!args.allow_anonymous && !p->packet.username) {
+    refuse_link(args, p->packet, reason_code::not_authorized);
+    return;
+  }
+  hand_over_link(args, p->packet, p->assigned);
+}
+
+void connect_inline(std::shared_ptr<connection_args> args, codec::connect& c) {
+  trace_connect(*args, c);
+  if (!within_connect_rate(*args)) {
+    // MQTT 5: 0x9F Connection rate exceeded; 3.1.1: 0x03 Server unavailable.
+    refuse_link(*args, c, reason_code::connection_rate_exceeded);
+    return;
+  }
+  bool assigned = false;
+  auto rc = validate_connect(c, args->limits, assigned);
+  if (rc != reason_code::success) {
+    refuse_link(*args, c, rc);
+    return;
+  }
+  authenticate_inline(std::make_shared<pending_connect>(pending_connect{args, std::move(c), assigned}));
+}
+
+// -- the connection actor: credentials to verify, or an AUTH exchange ----------------------
+
+void refuse(connection_actor_t* self, const codec::connect& c, reason_code rc) {
+  refuse_link(self->state.args, c, rc);
   self->quit();
 }
 
@@ -163,24 +270,11 @@ void on_exchange_packet(connection_actor_t* self, codec::packet& pkt) {
 
 void on_connect(connection_actor_t* self, codec::connect& c) {
   auto& args = self->state.args;
-  if (log::enabled(log::level::trace)) {
-    // The trace view of CONNECT: never the password, only whether one was sent.
-    log::trace("packet", "packet in",
-               {{"type", "CONNECT"}, {"client_id", c.client_id},
-                {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
-                {"keepalive", c.keep_alive}, {"has_username", c.username.has_value()},
-                {"has_password", c.password.has_value()}, {"has_will", c.will_message.has_value()},
-                {"address", args.link->remote_address()}});
-  }
-  if (args.connect_rate) {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::steady_clock::now().time_since_epoch())
-                 .count();
-    if (!args.connect_rate->admit(args.link->remote_ip(), now)) {
-      // MQTT 5: 0x9F Connection rate exceeded; 3.1.1: 0x03 Server unavailable.
-      refuse(self, c, reason_code::connection_rate_exceeded);
-      return;
-    }
+  trace_connect(args, c);
+  if (!within_connect_rate(args)) {
+    // MQTT 5: 0x9F Connection rate exceeded; 3.1.1: 0x03 Server unavailable.
+    refuse(self, c, reason_code::connection_rate_exceeded);
+    return;
   }
   bool& assigned = self->state.assigned;
   auto rc = validate_connect(c, args.limits, assigned);
@@ -256,18 +350,7 @@ void on_auth_result(connection_actor_t* self, auth_outcome outcome) {
 }
 
 void hand_over(connection_actor_t* self, codec::connect& c, bool assigned) {
-  auto& args = self->state.args;
-  std::string identity = c.username.value_or("");
-  log::debug("connection", "client connected",
-             {{"client_id", c.client_id}, {"address", args.link->remote_address()},
-              {"protocol", static_cast<int>(c.version)}, {"clean_start", c.clean_start},
-              {"keepalive", c.keep_alive}});
-  connect_request req;
-  req.link = args.link;
-  req.bridge = args.bridge;
-  req.username = std::move(identity);
-  req.packet = std::move(c);
-  self->send(args.registry, connect_atom::value, std::move(req), assigned);
+  hand_over_link(self->state.args, c, assigned);
   self->quit();
 }
 
@@ -306,19 +389,7 @@ caf::behavior connection_behavior(connection_actor_t* self, connection_args args
       on_auth_result(self, static_cast<auth_outcome>(outcome));
     },
     [=](closed_atom, std::uint64_t, const transport::close_info& info) {
-      // Closed before a CONNECT was answered: no CONNECT in time, not a CONNECT first, an
-      // unsupported protocol level (the transport answered 0x01), or a peer that just left.
-      using transport::close_reason;
-      auto reason = info.reason == close_reason::protocol_error ? codec::to_string(info.code)
-                                                                 : transport::to_string(info.reason);
-      auto lvl = info.reason == close_reason::peer_closed || info.reason == close_reason::shutdown
-                   ? log::level::debug
-                   : log::level::info;
-      if (lvl == log::level::info)
-        metrics::events().connects_refused.add(reason);
-      if (log::enabled(lvl))
-        log::write(lvl, "connection", "connection closed before CONNECT",
-                   {{"address", self->state.args.link->remote_address()}, {"reason", reason}});
+      handle_closed_before_connect(self->state.args, info);
       self->quit();
     },
   };
@@ -354,8 +425,40 @@ reason_code validate_connect(codec::connect& c, const session_limits& limits, bo
   return reason_code::success;
 }
 
-caf::actor spawn_connection(caf::actor_system& sys, connection_args args) {
-  return sys.spawn(connection_behavior, std::move(args));
+void handle_connect(std::shared_ptr<connection_args> args, transport::packet_batch& batch) {
+  // The transport stops decoding after CONNECT, so the batch is exactly that CONNECT.
+  auto link = args->link;
+  auto* c = batch.empty() ? nullptr : std::get_if<codec::connect>(&batch.front());
+  if (c != nullptr) {
+    bool verifies_credentials = c->username.has_value() && args->auth
+                                && !(args->identity_as_username && !link->peer_identity().empty());
+    if ((c->props.authentication_method || verifies_credentials) && args->system) {
+      // Password hashing, an HTTP hook or an AUTH exchange must not stall the I/O thread: a
+      // connection actor decides this CONNECT on a CAF worker, and ends then.
+      auto actor = args->system->spawn(connection_behavior, *args);
+      args->bridge->set_target(actor); // AUTH packets of an exchange go to it too
+      caf::anon_send(actor, packets_atom::value, link->id(), std::move(batch));
+      return; // the actor hands back the read credit
+    }
+    connect_inline(std::move(args), *c);
+  }
+  link->batch_done();
+}
+
+void handle_closed_before_connect(const connection_args& args, const transport::close_info& info) {
+  // Closed before a CONNECT was answered: no CONNECT in time, not a CONNECT first, an
+  // unsupported protocol level (the transport answered 0x01), or a peer that just left.
+  using transport::close_reason;
+  auto reason = info.reason == close_reason::protocol_error ? codec::to_string(info.code)
+                                                             : transport::to_string(info.reason);
+  auto lvl = info.reason == close_reason::peer_closed || info.reason == close_reason::shutdown
+               ? log::level::debug
+               : log::level::info;
+  if (lvl == log::level::info)
+    metrics::events().connects_refused.add(reason);
+  if (log::enabled(lvl))
+    log::write(lvl, "connection", "connection closed before CONNECT",
+               {{"address", args.link->remote_address()}, {"reason", reason}});
 }
 
 } // namespace colony::actors

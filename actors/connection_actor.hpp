@@ -1,8 +1,10 @@
-// The connection actor: one per accepted socket until its CONNECT is answered. It validates
-// CONNECT (client id rules, authentication, will), refuses with the right CONNACK code, or
-// hands the link to the session registry. A CONNECT with an Authentication Method runs that
-// method's exchange (AUTH packets, MQTT 5 §4.12) here before the hand-over. The session actor
-// then owns the link, so an idle connection costs one actor (its session), not two.
+// Deciding a link's CONNECT: validation (client id rules, will), the connection rate,
+// authentication, the refusing CONNACK, or the hand-over to the session registry. A CONNECT
+// without credentials to check is decided on the I/O thread that decoded it (no actor, no hop).
+// One with a username to verify (password hashing, an HTTP hook) or an Authentication Method
+// (the AUTH exchange of MQTT 5 §4.12) gets a short-lived connection actor on a CAF worker, which
+// ends once the CONNECT is answered. The session actor then owns the link, so an idle
+// connection costs one actor (its session).
 #pragma once
 
 #include "actors/link_bridge.hpp"
@@ -30,6 +32,7 @@ public:
 };
 
 struct connection_args {
+  caf::actor_system* system = nullptr; ///< runs credential checks off the I/O thread
   transport::link_ptr link;
   std::shared_ptr<link_bridge> bridge;
   caf::actor registry;
@@ -46,7 +49,12 @@ struct connection_args {
   std::chrono::milliseconds auth_timeout{10000};
 };
 
-caf::actor spawn_connection(caf::actor_system& sys, connection_args args);
+/// The first batch of a link (its CONNECT; the transport pauses decoding after it). Calls
+/// batch_done() on the link; refuses or hands over, now or once the authenticator answers.
+void handle_connect(std::shared_ptr<connection_args> args, transport::packet_batch& batch);
+
+/// The link closed before its CONNECT was answered (logged and counted).
+void handle_closed_before_connect(const connection_args& args, const transport::close_info& info);
 
 /// Checks a CONNECT against the broker's rules. Returns success, or the MQTT 5 reason code of
 /// the CONNACK that refuses it. May assign a client id (sets `assigned`).

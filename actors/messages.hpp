@@ -119,6 +119,7 @@ using count_atom = caf::atom_constant<caf::atom("count")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using refill_atom = caf::atom_constant<caf::atom("refill")>;
+using restored_atom = caf::atom_constant<caf::atom("restored")>;
 using acl_atom = caf::atom_constant<caf::atom("acl")>;
 
 } // namespace colony::actors

@@ -71,10 +71,11 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   }
   const auto client_id = req.packet.client_id;
   bool present = false;
+  caf::actor replaced;
   auto it = st.sessions.find(client_id);
   if (it != st.sessions.end() && req.packet.clean_start) {
     // Clean Start: the old session ends (its connection is taken over first).
-    self->send(it->second.session, terminate_atom::value);
+    replaced = it->second.session;
     st.by_addr.erase(it->second.session.address());
     st.sessions.erase(it);
     forget_stored(self, client_id);
@@ -92,7 +93,19 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   a.session_present = present;
   a.assigned_client_id = assigned_id;
   a.req = std::move(req);
-  self->send(e->session, attach_atom::value, std::move(a));
+  if (!replaced) {
+    self->send(e->session, attach_atom::value, std::move(a));
+    return;
+  }
+  // The new session attaches once the old one has ended, so that its "online" $SYS notice
+  // follows the old one's "offline" (an error, e.g. the old one already died, also goes on).
+  auto pending = std::make_shared<attach_request>(std::move(a));
+  auto successor = e->session;
+  auto attach = [self, successor, pending] {
+    self->send(successor, attach_atom::value, std::move(*pending));
+  };
+  self->request(replaced, caf::infinite, terminate_atom::value)
+    .then([attach] { attach(); }, [attach](caf::error&) { attach(); });
 }
 
 void on_expired(registry_actor* self, const std::string& client_id, std::uint64_t session_id,
@@ -109,6 +122,36 @@ void on_expired(registry_actor* self, const std::string& client_id, std::uint64_
   forget_stored(self, client_id);
 }
 
+/// Registers a restored session's subscriptions with the shards, from the registry, so that
+/// all of them are in place before any restored session publishes.
+void register_subscriptions(registry_actor* self, const registry_state::entry& e,
+                            const std::string& client_id, std::uint64_t incarnation,
+                            bool persistent,
+                            const std::vector<persistence::stored_subscription>& subs) {
+  const auto& shards = *self->state.args.shards;
+  std::vector<subscribe_request> per_shard(shards.size());
+  for (const auto& s : subs) {
+    subscription sub{s.topic_filter, s.share_group, s.options, s.subscription_id, false};
+    if (is_wildcard_first(s.topic_filter)) {
+      for (auto& req : per_shard)
+        req.subs.push_back(sub);
+    } else {
+      per_shard[shard_of(s.topic_filter, shards.size())].subs.push_back(std::move(sub));
+    }
+  }
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    auto& req = per_shard[i];
+    if (req.subs.empty())
+      continue;
+    req.session_id = e.session_id;
+    req.session = e.session;
+    req.client_id = client_id;
+    req.incarnation = incarnation;
+    req.persistent = persistent;
+    self->send(shards[i], subscribe_atom::value, std::move(req));
+  }
+}
+
 /// Brings back the sessions the store kept (before any client connects).
 void restore_sessions(registry_actor* self) {
   auto loaded = std::move(self->state.args.loaded);
@@ -119,6 +162,7 @@ void restore_sessions(registry_actor* self) {
   const auto down_since = loaded->last_alive_ms > 0 ? loaded->last_alive_ms : now;
   std::size_t restored_count = 0, entries = 0, orphans = 0;
   persistence::batch cleanup;
+  std::vector<caf::actor> restored;
   for (auto& rec : loaded->sessions) {
     auto r = std::make_shared<restored_session>();
     auto since = rec.disconnected_at_ms != 0 ? rec.disconnected_at_ms : down_since;
@@ -144,10 +188,19 @@ void restore_sessions(registry_actor* self) {
     }
     entries += r->entries.size();
     auto client_id = rec.client_id;
+    auto incarnation = rec.incarnation;
+    bool persistent = rec.session_expiry != 0;
+    auto subs = rec.subscriptions;
     r->record = std::move(rec);
-    create_session(self, client_id, std::move(r));
+    auto& e = create_session(self, client_id, std::move(r));
+    register_subscriptions(self, e, client_id, incarnation, persistent, subs);
+    restored.push_back(e.session);
     ++restored_count;
   }
+  // Every restored subscription is now in the shards' mailboxes, ahead of anything a restored
+  // session publishes (a will that fell due while the broker was down).
+  for (auto& s : restored)
+    self->send(s, restored_atom::value);
   // Entries of sessions that no longer exist, or of replaced ones: delete them.
   auto& store = self->state.args.limits.store;
   for (auto& [client_id, list] : loaded->entries) {

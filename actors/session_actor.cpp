@@ -32,8 +32,7 @@ using session_actor_t = caf::stateful_actor<session_state>;
 class actor_env final : public session_env {
 public:
   actor_env(session_actor_t* self, shard_list shards, caf::actor registry)
-    : self_(self), shards_(std::move(shards)), registry_(std::move(registry)),
-      routes_(shards_->size()) {}
+    : self_(self), shards_(std::move(shards)), registry_(std::move(registry)) {}
 
   void write(std::vector<std::uint8_t> bytes) override {
     if (!link_)
@@ -67,6 +66,8 @@ public:
     link_id_ = 0;
   }
   void route(message_ptr msg) override {
+    if (routes_.empty())
+      routes_.resize(shards_->size()); // on first use: most idle clients never publish
     if (msg->qos > 0 && store_sync_ && !route_hold_) {
       // The PUBACK / PUBREC of this turn waits until the shards have stored the messages.
       route_hold_ = true;
@@ -231,6 +232,8 @@ void actor_env::flush_routes() {
             [self = self_](caf::error&) { self->state.env->on_route_ack(); });
     routes_[i] = publish_batch{};
   }
+  // Most sessions route rarely (a $SYS notice at connect): give the per-shard slots back.
+  std::vector<publish_batch>().swap(routes_);
 }
 
 void actor_env::subscribe(std::vector<subscription> subs) {
@@ -314,6 +317,12 @@ void terminate_session(session_actor_t* self) {
 void on_attach(session_actor_t* self, attach_request& a) {
   auto& st = self->state;
   auto& logic = *st.logic;
+  if (a.attach_count < st.env->attach_count_) {
+    // A newer connection was attached first (the registry held this one back while the
+    // session it replaced ended): this one has been taken over already.
+    a.req.link->close();
+    return;
+  }
   if (logic.connected()) {
     logic.take_over(); // MQTT-3.1.4-2: close the existing connection
     logic.flush();
@@ -361,6 +370,14 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
   }
   return {
     [=](committed_atom) { self->state.env->release_hold(); },
+    [=](restored_atom) {
+      // Every restored session's subscriptions are registered: wills that fell due while the
+      // broker was down can be published now, and reach them.
+      auto& st = self->state;
+      st.logic->on_restored();
+      st.logic->flush();
+      st.env->flush_routes();
+    },
     [=](refill_atom) {
       auto& st = self->state;
       st.logic->on_refill();
@@ -472,7 +489,12 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
 } // namespace
 
 caf::actor spawn_session(caf::actor_system& sys, session_spawn_args args) {
-  return sys.spawn(session_behavior, std::move(args));
+  // A session restored from the store must start now (its timers run while it is offline).
+  if (args.restored)
+    return sys.spawn(session_behavior, std::move(args));
+  // lazy_init: the registry sends the attach request right away, so initialising on that
+  // first message costs nothing and avoids a scheduling round.
+  return sys.spawn<caf::lazy_init>(session_behavior, std::move(args));
 }
 
 } // namespace colony::actors

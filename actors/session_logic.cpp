@@ -77,7 +77,7 @@ void session_logic::attach(const codec::connect& c, bool session_present,
   connected_ = true;
   facts_ = facts;
   version_ = c.version;
-  will_ = c.will_message;
+  will_ = c.will_message ? std::make_unique<codec::will>(*c.will_message) : nullptr;
   inbound_aliases_.clear();
   outbound_aliases_.clear();
   waiting_for_drain_ = false; // a drain request belonged to the previous link
@@ -1019,9 +1019,12 @@ void session_logic::flush() {
       for (const auto& [key, sub] : subs_)
         r.subscriptions.push_back(persistence::stored_subscription{
           sub.topic_filter, sub.share_group, sub.options, sub.subscription_id});
-      r.will = will_;
+      if (will_)
+        r.will = *will_;
       r.will_due_ms = will_due_ms_;
       writes_.put(persistence::session_key(client_id_), persistence::encode(r));
+      // sync: a SUBACK / UNSUBACK / CONNACK promises what the record says.
+      hold_until_durable();
     }
   }
   if (!writes_.empty()) {
@@ -1286,7 +1289,6 @@ void session_logic::restore(restored_session&& r) {
   session_expiry_was_zero_ = false;
   incarnation_ = rec.incarnation;
   connected_ = false;
-  std::vector<subscription> subs;
   for (auto& s : rec.subscriptions) {
     auto key = sub_key(s.share_group, s.topic_filter);
     if (!subs_.emplace(key, sub_record{s.topic_filter, s.share_group, s.options,
@@ -1296,12 +1298,10 @@ void session_logic::restore(restored_session&& r) {
     metrics::stats().subscriptions.add();
     if (!s.share_group.empty())
       has_shared_ = true;
-    subs.push_back(subscription{std::move(s.topic_filter), std::move(s.share_group), s.options,
-                                s.subscription_id, false});
   }
+  // The registry registered the subscriptions with the shards (all restored sessions' before
+  // any will is published).
   shards_persistent_ = persistent();
-  if (!subs.empty())
-    env_.subscribe(std::move(subs));
   if (has_shared_)
     env_.set_online(false);
   for (auto& e : r.entries) {
@@ -1323,7 +1323,7 @@ void session_logic::restore(restored_session&& r) {
   spilled_.assign(r.spilled.begin(), r.spilled.end());
   // The client has been away since it disconnected, or since the broker stopped.
   disconnected_at_ms_ = now - r.offline_ms;
-  will_ = std::move(rec.will);
+  will_ = rec.will ? std::make_unique<codec::will>(std::move(*rec.will)) : nullptr;
   if (will_) {
     auto due = rec.will_due_ms;
     if (rec.disconnected_at_ms == 0) {
@@ -1334,7 +1334,7 @@ void session_logic::restore(restored_session&& r) {
       due = disconnected_at_ms_ + std::int64_t{delay} * 1000;
     }
     if (due <= now) {
-      publish_will();
+      will_due_at_restore_ = true; // published by on_restored()
     } else {
       will_due_ms_ = due;
       env_.start_timer(timer_kind::will_delay, std::chrono::milliseconds{due - now});
@@ -1344,9 +1344,22 @@ void session_logic::restore(restored_session&& r) {
   if (session_expiry_ != never_expires) {
     auto left = std::int64_t{session_expiry_} * 1000 - r.offline_ms;
     if (left <= 0)
-      end_now();
+      expired_at_restore_ = true; // ended by on_restored()
     else
       env_.start_timer(timer_kind::session_expiry, std::chrono::milliseconds{left});
+  }
+}
+
+void session_logic::on_restored() {
+  if (connected_)
+    return; // the client came back first: attach() dealt with the will
+  if (will_due_at_restore_) {
+    will_due_at_restore_ = false;
+    publish_will();
+  }
+  if (expired_at_restore_) {
+    expired_at_restore_ = false;
+    end_now();
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "actors/access_policy.hpp"
 #include "actors/enhanced_auth.hpp"
+#include "actors/lazy_deque.hpp"
 #include "actors/messages.hpp"
 #include "actors/rate_limit.hpp"
 #include "codec/packets.hpp"
@@ -155,6 +156,9 @@ public:
   /// shards, queued and in-flight messages wait for the client, timers restart with what
   /// is left of them.
   void restore(restored_session&& r);
+  /// Every restored session is back (the registry registered their subscriptions): publishes
+  /// a will that fell due while the broker was down, ends a session that expired meanwhile.
+  void on_restored();
 
   /// The number that tags this session's store entries (see persistence::stored_session).
   void set_incarnation(std::uint64_t n) noexcept { incarnation_ = n; }
@@ -295,7 +299,7 @@ private:
   std::uint16_t client_receive_maximum_ = 65535;
   std::uint32_t client_max_packet_size_ = 0; // 0 = no limit
   bool request_problem_information_ = true;
-  std::optional<codec::will> will_;
+  std::unique_ptr<codec::will> will_; // boxed: a will is ~560 bytes and most clients have none
   std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
   /// Server-to-client topic aliases (MQTT 5 §3.3.2.3.4), assigned by the broker while the
   /// client's Topic Alias Maximum allows; per connection.
@@ -323,7 +327,7 @@ private:
   // Session state (survives reconnects).
   std::map<std::string, sub_record> subs_; // key: share_group + '\x1f' + filter
   std::unordered_map<std::uint16_t, inflight_entry> inflight_;
-  std::deque<delivery> pending_;
+  lazy_deque<delivery> pending_;
   std::unordered_set<std::uint16_t> inbound_qos2_;
   std::uint16_t last_packet_id_ = 0;
   std::uint64_t seq_ = 0;
@@ -346,6 +350,9 @@ private:
   /// order: read back by on_refill() as the queue drains (8 bytes each in memory).
   std::deque<std::uint64_t> spilled_;
   bool refill_requested_ = false;
+  /// Set by restore(): what on_restored() has to do.
+  bool will_due_at_restore_ = false;
+  bool expired_at_restore_ = false;
 };
 
 } // namespace colony::actors

@@ -246,17 +246,18 @@ bool broker::start() {
             connect_timeout](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
-      actors::connection_args a;
-      a.link = link;
-      a.bridge = bridge;
-      a.registry = registry;
-      a.limits = limits;
-      a.allow_anonymous = allow_anonymous;
-      a.auth = access;
-      a.identity_as_username = identity_as_username;
-      a.connect_rate = connect_rate;
-      a.auth_timeout = connect_timeout;
-      bridge->set_target(actors::spawn_connection(sys, std::move(a)));
+      auto a = std::make_shared<actors::connection_args>();
+      a->system = &sys;
+      a->link = link;
+      a->bridge = bridge; // a cycle until the CONNECT is decided (the bridge drops `a` then)
+      a->registry = registry;
+      a->limits = limits;
+      a->allow_anonymous = allow_anonymous;
+      a->auth = access;
+      a->identity_as_username = identity_as_username;
+      a->connect_rate = connect_rate;
+      a->auth_timeout = connect_timeout;
+      bridge->set_handshake(std::move(a));
       return bridge;
     };
   };

@@ -43,6 +43,7 @@ struct server::impl {
     for (std::size_t i = 0; i < options.io_threads; ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
       guards.emplace_back(asio::make_work_guard(*contexts.back()));
+      wheels.push_back(std::make_unique<detail::keepalive_wheel>(*contexts.back()));
     }
     watch_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
   }
@@ -102,19 +103,11 @@ struct server::impl {
     });
   }
 
-  /// Takes a connection slot of `l`, or returns null if the listener is full.
-  std::shared_ptr<void> take_slot(listener& l) {
-    auto open = l.open;
-    if (l.options.max_connections > 0 && open->load() >= l.options.max_connections)
-      return nullptr;
-    struct slot {
-      explicit slot(std::shared_ptr<std::atomic<std::size_t>> c) : count(std::move(c)) {
-        count->fetch_add(1);
-      }
-      ~slot() { count->fetch_sub(1); }
-      std::shared_ptr<std::atomic<std::size_t>> count;
-    };
-    return std::make_shared<slot>(std::move(open));
+  /// Takes a connection slot of `l`, or returns an empty one if the listener is full.
+  detail::connection_slot take_slot(listener& l) {
+    if (l.options.max_connections > 0 && l.open->load() >= l.options.max_connections)
+      return {};
+    return detail::connection_slot{l.open};
   }
 
   detail::link_config make_config() const {
@@ -134,7 +127,7 @@ struct server::impl {
     link->start(std::move(handler)); // a null handler closes the link
   }
 
-  detail::link_info make_info(listener& l, std::shared_ptr<void> slot, std::string ip,
+  detail::link_info make_info(listener& l, detail::connection_slot slot, std::string ip,
                               std::string address) {
     detail::link_info info;
     info.id = next_id.fetch_add(1, std::memory_order_relaxed);
@@ -243,6 +236,8 @@ struct server::impl {
 
   transport_options options;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
+  /// One keep-alive wheel per I/O thread (declared after contexts: destroyed before them).
+  std::vector<std::unique_ptr<detail::keepalive_wheel>> wheels;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::vector<std::unique_ptr<listener>> listeners;
@@ -350,9 +345,14 @@ int server::add_listener(const listener_options& options, accept_handler on_acce
 
 void server::start() {
   impl_->watch_tls();
-  for (auto& ctx : impl_->contexts) {
-    auto* c = ctx.get();
-    impl_->threads.emplace_back([c] { c->run(); });
+  for (std::size_t i = 0; i < impl_->contexts.size(); ++i) {
+    auto* c = impl_->contexts[i].get();
+    auto* wheel = impl_->wheels[i].get();
+    impl_->threads.emplace_back([c, wheel] {
+      detail::keepalive_wheel::current() = wheel;
+      c->run();
+      detail::keepalive_wheel::current() = nullptr;
+    });
   }
 }
 

@@ -44,7 +44,8 @@ struct transport_options {
   std::size_t max_write_buffer = 1024 * 1024;
   /// Decoded batches handed to the handler and not yet processed before reading pauses.
   int max_outstanding_batches = 4;
-  /// Initial size of each link's read buffer (grows up to the packet size limit).
+  /// Initial size of each link's read buffer (grows up to the packet size limit). Plain TCP and
+  /// Unix links hold it only while they have undecoded bytes (see read_buffer.hpp).
   std::size_t read_buffer_size = 4096;
   /// Receives transport events; may be empty. Called from I/O threads and from reload_tls().
   event_handler on_event;

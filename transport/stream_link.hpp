@@ -7,7 +7,8 @@
 // executor.
 //
 // Read path: read into a growable buffer, decode every complete packet, hand the batch to the
-// handler as one call. Reading pauses after a CONNECT (until resume()) and while too many
+// handler as one call. Plain sockets (TCP, Unix) wait for readability without a buffer and
+// read only once bytes are there, so an idle connection holds no read buffer at all. Reading pauses after a CONNECT (until resume()) and while too many
 // batches are outstanding (flow control), so a flooding client is slowed, not buffered.
 // Write path: write() appends to a pending list under a per-link mutex; one gathered
 // async_write sends everything pending.
@@ -16,7 +17,9 @@
 #include "codec/decoder.hpp"
 #include "codec/encoder.hpp"
 #include "metrics/stats.hpp"
+#include "transport/keepalive_wheel.hpp"
 #include "transport/link.hpp"
+#include "transport/read_buffer.hpp"
 
 #include <boost/asio.hpp>
 
@@ -29,6 +32,38 @@
 namespace colony::transport::detail {
 
 namespace asio = boost::asio;
+
+/// One connection counted against its listener's limit; the count goes down when this is
+/// released or destroyed. Shares the listener's counter: no allocation per connection.
+class connection_slot {
+public:
+  connection_slot() = default;
+  explicit connection_slot(std::shared_ptr<std::atomic<std::size_t>> count)
+    : count_(std::move(count)) {
+    if (count_)
+      count_->fetch_add(1);
+  }
+  connection_slot(connection_slot&& other) noexcept = default;
+  connection_slot& operator=(connection_slot&& other) noexcept {
+    if (this != &other) {
+      reset();
+      count_ = std::move(other.count_);
+    }
+    return *this;
+  }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+  ~connection_slot() { reset(); }
+
+  void reset() noexcept {
+    if (auto c = std::move(count_))
+      c->fetch_sub(1);
+  }
+  explicit operator bool() const noexcept { return count_ != nullptr; }
+
+private:
+  std::shared_ptr<std::atomic<std::size_t>> count_;
+};
 
 struct link_config {
   std::size_t max_packet_size;
@@ -46,7 +81,7 @@ struct link_info {
   std::string address;       ///< "ip:port" (or "unix:path")
   std::string peer_identity; ///< CN of a verified client certificate
   /// Released when the link finishes: the listener's connection-count slot.
-  std::shared_ptr<void> slot;
+  connection_slot slot;
   /// Kept alive as long as the link: e.g. the ssl::context the connection was accepted with.
   std::shared_ptr<void> keep;
   /// Called once on the I/O thread when the link has finished (removes it from the registry).
@@ -92,6 +127,10 @@ struct stream_ops {
     return ec == asio::error::eof;
   }
 
+  /// Whether the socket can be waited on for readability and then read without blocking
+  /// (plain sockets). Layered streams (TLS, WebSocket) buffer inside and need a pending read.
+  static constexpr bool can_wait_readable = true;
+
   /// Whether the stream has a closing handshake (TLS close_notify, WebSocket close frame).
   static constexpr bool has_graceful_close = false;
   /// Whether the closing handshake must wait until no read is pending (TLS).
@@ -100,8 +139,44 @@ struct stream_ops {
   static void async_graceful_close(Stream&, Handler&&) {}
 };
 
+/// Allocates an operation's memory at exactly its size. Asio's default allocator recycles the block
+/// of the last completed operation on this thread, so the read wait an idle link keeps pending
+/// for hours would sit in the ~460-byte block of its CONNACK write instead of ~150 bytes.
+template <class T>
+struct exact_allocator {
+  using value_type = T;
+  exact_allocator() noexcept = default;
+  template <class U>
+  exact_allocator(const exact_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  template <class U>
+  bool operator==(const exact_allocator<U>&) const noexcept { return true; }
+  template <class U>
+  bool operator!=(const exact_allocator<U>&) const noexcept { return false; }
+};
+
+/// A completion handler whose operation is allocated with exact_allocator (for operations that
+/// stay pending while a connection is idle: the read wait and the keep-alive timer).
+template <class F>
+struct exact_alloc_handler {
+  using allocator_type = exact_allocator<void>;
+  allocator_type get_allocator() const noexcept { return {}; }
+  template <class... Args>
+  void operator()(Args&&... args) {
+    f(std::forward<Args>(args)...);
+  }
+  F f;
+};
+
+template <class F>
+exact_alloc_handler<std::decay_t<F>> exact_alloc(F&& f) {
+  return {std::forward<F>(f)};
+}
+
 template <class Stream>
 class stream_link final : public link_base,
+                          public keepalive_client,
                           public std::enable_shared_from_this<stream_link<Stream>> {
 public:
   using ops = stream_ops<Stream>;
@@ -117,9 +192,14 @@ public:
       keep_(std::move(info.keep)),
       cfg_(cfg),
       decoder_(cfg.max_packet_size),
-      timer_(stream_.get_executor()),
-      on_finish_(std::move(info.on_finish)) {
-    rbuf_.resize(cfg.read_buffer_size);
+      wheel_(keepalive_wheel::current()),
+      on_finish_(std::move(info.on_finish)),
+      rbuf_(cfg.read_buffer_size, cfg.max_packet_size + 8) {
+    if constexpr (ops::can_wait_readable) {
+      // read_now() must get would_block instead of blocking the I/O thread.
+      boost::system::error_code ignored;
+      ops::socket(stream_).non_blocking(true, ignored);
+    }
   }
 
   ~stream_link() override {
@@ -232,24 +312,46 @@ private:
     if (reading_ || finished_ || closing_ || awaiting_connect_ack_
         || outstanding_.load(std::memory_order_acquire) >= cfg_.max_outstanding_batches)
       return;
-    if (rend_ == rbuf_.size()) {
-      // Full buffer: the decoder has already checked the packet against the size limit,
-      // so growth is bounded by max packet size.
-      if (rbegin_ > 0) {
-        compact();
-      } else {
-        rbuf_.resize(std::min(rbuf_.size() * 2, cfg_.max_packet_size + 8));
-        if (rend_ == rbuf_.size()) {
-          rbuf_.resize(rbuf_.size() + 8);
-        }
-      }
-    }
     reading_ = true;
-    ops::async_read_some(
-      stream_, asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        self->on_read(ec, n);
-      });
+    if constexpr (ops::can_wait_readable) {
+      // Read first (bytes may have arrived while reading was paused), wait only once the
+      // socket is empty: see read_now(). Posted, so a flooding client cannot recurse.
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->read_now(); });
+    } else {
+      auto space = rbuf_.prepare();
+      ops::async_read_some(
+        stream_, asio::buffer(space.data(), space.size()),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
+    }
+  }
+
+  /// Plain sockets: one non-blocking read. If the socket is empty, the buffer is given back and
+  /// the link waits for readability. The wait is started in the same handler as the read that
+  /// found the socket empty: the reactor is edge-triggered and runs on this thread, so no edge
+  /// can be consumed in between.
+  void read_now() {
+    if (finished_) {
+      reading_ = false;
+      return;
+    }
+    auto space = rbuf_.prepare();
+    boost::system::error_code ec;
+    auto n = stream_.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      rbuf_.release_if_empty();
+      ops::socket(stream_).async_wait(
+        asio::socket_base::wait_read,
+        exact_alloc([self = this->shared_from_this()](boost::system::error_code wait_ec) {
+          if (wait_ec || self->finished_)
+            self->on_read(wait_ec, 0);
+          else
+            self->read_now();
+        }));
+      return;
+    }
+    on_read(ec, n);
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -271,7 +373,7 @@ private:
       finish(close_info{close_reason::protocol_error, codec::reason_code::malformed_packet});
       return;
     }
-    rend_ += n;
+    rbuf_.commit(n);
     metrics::count_bytes_read(n);
     decode_and_continue();
   }
@@ -281,8 +383,7 @@ private:
       return;
     packet_batch batch;
     while (!awaiting_connect_ack_) {
-      auto r = decoder_.next(
-        std::span<const std::uint8_t>(rbuf_.data() + rbegin_, rend_ - rbegin_));
+      auto r = decoder_.next(rbuf_.data());
       if (r.status == codec::decode_status::need_more)
         break;
       if (r.status == codec::decode_status::error) {
@@ -290,7 +391,7 @@ private:
         on_decode_error(r.error);
         return;
       }
-      rbegin_ += r.used;
+      rbuf_.consume(r.used);
       metrics::count_packet_in(static_cast<unsigned>(codec::type_of(r.pkt)), r.used);
       last_packet_ = clock::now();
       bool is_connect = std::holds_alternative<codec::connect>(r.pkt);
@@ -302,7 +403,9 @@ private:
         }
         connect_seen_ = true;
         awaiting_connect_ack_ = true;
-        timer_.cancel();
+        cancel_timer();
+        if (wheel_)
+          timer_.reset(); // the wheel does the keep-alive: an idle link holds no timer
       }
       batch.push_back(std::move(r.pkt));
       if (pause_after_one_) {
@@ -310,17 +413,10 @@ private:
         awaiting_connect_ack_ = true;
       }
     }
-    if (rbegin_ == rend_) {
-      rbegin_ = rend_ = 0;
-    } else if (rbegin_ > rbuf_.size() / 2) {
-      compact();
-    }
     deliver(std::move(batch));
-    if (rbuf_.size() > cfg_.read_buffer_size * 4 && rend_ - rbegin_ < cfg_.read_buffer_size) {
-      // Give back memory after a large packet.
-      compact();
-      rbuf_.resize(cfg_.read_buffer_size);
-      rbuf_.shrink_to_fit();
+    if (!reading_) {
+      // Give back memory after a large packet (never under a pending read).
+      rbuf_.shrink();
     }
     start_read();
   }
@@ -330,12 +426,6 @@ private:
       return;
     outstanding_.fetch_add(1, std::memory_order_acq_rel);
     handler_->on_packets(std::move(batch));
-  }
-
-  void compact() {
-    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
-    rend_ -= rbegin_;
-    rbegin_ = 0;
   }
 
   void on_decode_error(codec::reason_code rc) {
@@ -354,23 +444,74 @@ private:
 
   // -- timers -------------------------------------------------------------------
 
+  /// The link's own timer (CONNECT timeout, flush before close, closing handshake), made on
+  /// first use.
+  asio::steady_timer& timer() {
+    if (!timer_)
+      timer_ = std::make_unique<asio::steady_timer>(stream_.get_executor());
+    return *timer_;
+  }
+
+  void cancel_timer() {
+    if (timer_)
+      timer_->cancel();
+  }
+
   void arm_timer(std::chrono::milliseconds after) {
-    timer_.expires_after(after);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+    timer().expires_after(after);
+    timer().async_wait(exact_alloc([self = this->shared_from_this()](boost::system::error_code ec) {
       if (!ec)
         self->on_timer();
-    });
+    }));
   }
 
   void arm_keepalive() {
     if (keepalive_.count() == 0) {
-      timer_.cancel();
+      cancel_timer();
+      return;
+    }
+    if (wheel_) {
+      if (!in_wheel_) {
+        in_wheel_ = true;
+        wheel_->add(std::weak_ptr<keepalive_client>(this->shared_from_this()));
+      }
       return;
     }
     auto due = last_packet_ + keepalive_;
     auto now = clock::now();
     arm_timer(due > now ? std::chrono::duration_cast<std::chrono::milliseconds>(due - now)
                         : std::chrono::milliseconds{0});
+  }
+
+  bool on_keepalive_tick(clock::time_point now) override {
+    if (finished_ || keepalive_.count() == 0) {
+      in_wheel_ = false;
+      return false;
+    }
+    if (closing_)
+      return true; // the flush timeout decides
+    if (now - last_packet_ >= keepalive_) {
+      in_wheel_ = false;
+      keepalive_expired();
+      return false;
+    }
+    return true;
+  }
+
+  /// MQTT-3.1.2-24: no packet within 1.5 x keepalive. MQTT 5 §4.13: the server may say why
+  /// with DISCONNECT 0x8D before it closes (after what is queued, bounded by begin_close).
+  void keepalive_expired() {
+    close_info info{close_reason::keepalive_timeout, codec::reason_code::keep_alive_timeout};
+    if (decoder_.version() == codec::protocol_version::v5) {
+      codec::disconnect d{codec::reason_code::keep_alive_timeout, {}};
+      d.props.reason_string = std::string{codec::to_string(d.code)};
+      std::vector<std::uint8_t> out;
+      codec::encode(d, codec::protocol_version::v5, out);
+      write(std::move(out));
+      begin_close(info);
+    } else {
+      finish(info);
+    }
   }
 
   void on_timer() {
@@ -388,19 +529,7 @@ private:
     if (keepalive_.count() == 0)
       return;
     if (clock::now() - last_packet_ >= keepalive_) {
-      // MQTT-3.1.2-24: no packet within 1.5 x keepalive. MQTT 5 §4.13: the server may say why
-      // with DISCONNECT 0x8D before it closes (after what is queued, bounded by begin_close).
-      close_info info{close_reason::keepalive_timeout, codec::reason_code::keep_alive_timeout};
-      if (decoder_.version() == codec::protocol_version::v5) {
-        codec::disconnect d{codec::reason_code::keep_alive_timeout, {}};
-        d.props.reason_string = std::string{codec::to_string(d.code)};
-        std::vector<std::uint8_t> out;
-        codec::encode(d, codec::protocol_version::v5, out);
-        write(std::move(out));
-        begin_close(info);
-      } else {
-        finish(info);
-      }
+      keepalive_expired();
       return;
     }
     arm_keepalive();
@@ -442,6 +571,11 @@ private:
       std::lock_guard<std::mutex> guard{write_mtx_};
       writing_ = false;
       more = !pending_.empty();
+    }
+    if (!more) {
+      // Idle again: an idle link keeps no write-side allocations.
+      std::vector<std::vector<std::uint8_t>>().swap(in_flight_);
+      std::vector<asio::const_buffer>().swap(buffers_);
     }
     if (ec) {
       finish(close_info{close_reason::io_error, codec::reason_code::success});
@@ -489,7 +623,7 @@ private:
     if (finished_)
       return;
     finished_ = true;
-    timer_.cancel();
+    cancel_timer();
     bool writing;
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
@@ -501,8 +635,8 @@ private:
     bool graceful = ops::has_graceful_close && !writing && info.reason != close_reason::peer_closed
                     && info.reason != close_reason::io_error;
     if (graceful) {
-      timer_.expires_after(std::chrono::milliseconds{1000});
-      timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      timer().expires_after(std::chrono::milliseconds{1000});
+      timer().async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
         if (!ec)
           self->close_socket();
       });
@@ -531,7 +665,7 @@ private:
 
   void close_socket() {
     boost::system::error_code ignored;
-    timer_.cancel();
+    cancel_timer();
     auto& sock = ops::socket(stream_);
     if (!sock.is_open())
       return;
@@ -545,18 +679,18 @@ private:
   std::string remote_ip_;
   std::string remote_address_;
   std::string peer_identity_;
-  std::shared_ptr<void> slot_;
+  connection_slot slot_;
   std::shared_ptr<void> keep_;
   link_config cfg_;
   codec::stream_decoder decoder_;
-  asio::steady_timer timer_;
+  keepalive_wheel* wheel_; ///< this I/O thread's, or null: then timer_ does the keep-alive
+  std::unique_ptr<asio::steady_timer> timer_;
+  bool in_wheel_ = false;
   std::function<void(std::uint64_t)> on_finish_;
   std::shared_ptr<link_handler> handler_;
 
   // Read state (I/O thread only).
-  std::vector<std::uint8_t> rbuf_;
-  std::size_t rbegin_ = 0;
-  std::size_t rend_ = 0;
+  read_buffer rbuf_;
   bool reading_ = false;
   bool connect_seen_ = false;
   bool awaiting_connect_ack_ = false;

@@ -33,6 +33,7 @@ struct stream_ops<ssl_stream> {
     return ec == asio::error::eof || ec == ssl::error::stream_truncated;
   }
 
+  static constexpr bool can_wait_readable = false; // TLS/WebSocket buffer inside
   static constexpr bool has_graceful_close = true;
   static constexpr bool graceful_close_needs_idle_read = true;
   template <class Handler>

@@ -44,6 +44,7 @@ struct stream_ops<websocket::stream<Next, Deflate>> {
            || ec == ssl::error::stream_truncated;
   }
 
+  static constexpr bool can_wait_readable = false; // TLS/WebSocket buffer inside
   static constexpr bool has_graceful_close = true;
   static constexpr bool graceful_close_needs_idle_read = false;
   template <class Handler>

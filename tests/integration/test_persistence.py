@@ -631,3 +631,19 @@ def test_store_metrics_and_readiness(data_dir):
     finally:
         assert b.stop() == 0
         b.cleanup()
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["sigterm", "sigkill"])
+def test_restored_offline_session_queues_new_messages(node_factory, crash):
+    """A session restored at start is subscribed at once, not only when its client returns:
+    what is published while the client is still away is queued for it."""
+    node = node_factory()
+    b = node.start()
+    park_subscriber(b, "away", "aw/#", 1)
+    node.crash() if crash else node.stop()
+    b = node.start()
+    with raw.RawClient(b.host, b.port) as pub:
+        pub.connect_ok("awpub")
+        pub.publish_qos1("aw/1", b"while away")
+    assert resumed_payloads(b, "away", 1.0) == [b"while away"]
+    node.stop()
