@@ -416,7 +416,7 @@ void session_logic::publish_will() {
     if (will_token_ == 0)
       will_token_ = ask_hook(access_kind::publish, p.topic);
     if (will_token_ != 0)
-      will_waiting_ = std::move(p);
+      will_waiting_ = std::make_unique<codec::publish>(std::move(p));
     return;
   }
   env_.route(make_message(p));

@@ -311,14 +311,14 @@ private:
   token_bucket publish_bytes_;
   // Asynchronous ACL: packets held (in order) behind one that waits for answers, the answers
   // for the packet being handled, and the questions in flight (token -> what was asked).
-  std::deque<codec::packet> held_;
+  lazy_deque<codec::packet> held_; // allocates only while packets wait
   std::map<acl_key, bool> acl_answers_;
   std::unordered_map<std::uint64_t, acl_key> acl_asked_;
   std::uint64_t acl_token_ = 0;
   std::optional<transport::close_info> close_after_held_;
   std::uint64_t will_token_ = 0;          ///< question about the will's topic in flight
   std::optional<bool> will_allowed_;      ///< the hook's answer for the will topic
-  std::optional<codec::publish> will_waiting_; ///< a will to publish once the answer arrives
+  std::unique_ptr<codec::publish> will_waiting_; ///< a will to publish once the answer arrives
   bool end_after_will_ = false; ///< the session ends once the waiting will is decided
   /// Enhanced authentication: the CONNECT's method, and a re-authentication in progress.
   std::optional<std::string> auth_method_;
@@ -348,7 +348,7 @@ private:
   std::int64_t will_due_ms_ = 0;
   /// Seqs of queued messages that are only in the store (beyond max_queued_in_memory), in
   /// order: read back by on_refill() as the queue drains (8 bytes each in memory).
-  std::deque<std::uint64_t> spilled_;
+  std::vector<std::uint64_t> spilled_; // (a vector: allocates nothing while empty)
   bool refill_requested_ = false;
   /// Set by restore(): what on_restored() has to do.
   bool will_due_at_restore_ = false;
