@@ -19,6 +19,7 @@ struct registry_state {
     std::uint64_t attach_count = 0;
   };
   registry_args args;
+  std::shared_ptr<const session_limits> shared_limits; ///< given to every session
   std::unordered_map<std::string, entry> sessions;
   std::unordered_map<caf::actor_addr, std::string> by_addr;
   std::uint64_t next_session_id = 1;
@@ -49,11 +50,13 @@ registry_state::entry& create_session(registry_actor* self, const std::string& c
   session_spawn_args a;
   a.client_id = client_id;
   a.session_id = st.next_session_id++;
-  a.limits = st.args.limits;
+  if (!st.shared_limits)
+    st.shared_limits = std::make_shared<const session_limits>(st.args.limits);
+  a.limits = st.shared_limits;
   a.shards = st.args.shards;
   a.registry = caf::actor_cast<caf::actor>(self);
-  if (a.limits.store)
-    a.incarnation = a.limits.store->next_seq();
+  if (a.limits->store)
+    a.incarnation = a.limits->store->next_seq();
   a.restored = std::move(restored);
   auto session = spawn_session(self->system(), std::move(a));
   self->monitor(session);

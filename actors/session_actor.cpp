@@ -7,6 +7,7 @@
 #include "metrics/log.hpp"
 #include "metrics/stats.hpp"
 
+#include <algorithm>
 #include <memory>
 
 namespace colony::actors {
@@ -226,6 +227,15 @@ void actor_env::flush_routes() {
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     if (routes_[i].msgs.empty())
       continue;
+    bool broker_only = std::all_of(routes_[i].msgs.begin(), routes_[i].msgs.end(),
+                                   [](const message_ptr& m) { return m->origin_session == 0; });
+    if (broker_only) {
+      // The session's own notices ($SYS online/offline): no client's read credit or
+      // acknowledgement waits for them, so no reply is needed (one message less per connect).
+      self_->send((*shards_)[i], route_atom::value, std::move(routes_[i]));
+      routes_[i] = publish_batch{};
+      continue;
+    }
     ++unacked_routes_;
     self_->request((*shards_)[i], caf::infinite, route_atom::value, std::move(routes_[i]))
       .then([self = self_]() { self->state.env->on_route_ack(); },
@@ -358,9 +368,9 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
   st.env = std::make_unique<actor_env>(self, args.shards, args.registry);
   st.logic = std::make_unique<session_logic>(args.client_id, args.session_id, args.limits,
                                              *st.env);
-  st.env->store_ = args.limits.store;
-  st.env->store_sync_ = args.limits.store
-                        && args.limits.store->mode() == persistence::durability::sync;
+  st.env->store_ = args.limits->store;
+  st.env->store_sync_ = args.limits->store
+                        && args.limits->store->mode() == persistence::durability::sync;
   st.logic->set_incarnation(args.incarnation);
   metrics::stats().clients_total.add();
   if (args.restored) {

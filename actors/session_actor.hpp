@@ -13,7 +13,7 @@ namespace colony::actors {
 struct session_spawn_args {
   std::string client_id;
   std::uint64_t session_id = 0;
-  session_limits limits;
+  std::shared_ptr<const session_limits> limits; ///< shared by all sessions
   shard_list shards;
   caf::actor registry;
   /// Store incarnation of a new session (0 when persistence is off).

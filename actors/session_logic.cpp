@@ -59,7 +59,13 @@ void trace_packet(const char* direction, const std::string& client_id, const cod
 
 session_logic::session_logic(std::string client_id, std::uint64_t session_id,
                              const session_limits& limits, session_env& env)
-  : client_id_(std::move(client_id)), session_id_(session_id), limits_(limits), env_(env) {}
+  : session_logic(std::move(client_id), session_id,
+                  std::make_shared<const session_limits>(limits), env) {}
+
+session_logic::session_logic(std::string client_id, std::uint64_t session_id,
+                             std::shared_ptr<const session_limits> limits, session_env& env)
+  : client_id_(std::move(client_id)), session_id_(session_id),
+    limits_holder_(std::move(limits)), limits_(*limits_holder_), env_(env) {}
 
 // -- connection lifecycle -------------------------------------------------------
 

@@ -124,6 +124,9 @@ class session_logic {
 public:
   session_logic(std::string client_id, std::uint64_t session_id, const session_limits& limits,
                 session_env& env);
+  /// The same limits shared by every session (one copy for the broker, not one per session).
+  session_logic(std::string client_id, std::uint64_t session_id,
+                std::shared_ptr<const session_limits> limits, session_env& env);
 
   /// A connection with a valid, authorized CONNECT takes over this session. Sends CONNACK,
   /// re-sends what is in flight (DUP), then what is queued.
@@ -286,7 +289,8 @@ private:
 
   std::string client_id_;
   std::uint64_t session_id_;
-  session_limits limits_;
+  std::shared_ptr<const session_limits> limits_holder_;
+  const session_limits& limits_;
   session_env& env_;
 
   // Connection-scoped state.
