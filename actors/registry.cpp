@@ -132,27 +132,21 @@ void register_subscriptions(registry_actor* self, const registry_state::entry& e
                             bool persistent,
                             const std::vector<persistence::stored_subscription>& subs) {
   const auto& shards = *self->state.args.shards;
-  std::vector<subscribe_request> per_shard(shards.size());
-  for (const auto& s : subs) {
-    subscription sub{s.topic_filter, s.share_group, s.options, s.subscription_id, false};
-    if (is_wildcard_first(s.topic_filter)) {
-      for (auto& req : per_shard)
-        req.subs.push_back(sub);
-    } else {
-      per_shard[shard_of(s.topic_filter, shards.size())].subs.push_back(std::move(sub));
-    }
-  }
-  for (std::size_t i = 0; i < shards.size(); ++i) {
-    auto& req = per_shard[i];
-    if (req.subs.empty())
-      continue;
-    req.session_id = e.session_id;
-    req.session = e.session;
-    req.client_id = client_id;
-    req.incarnation = incarnation;
-    req.persistent = persistent;
-    self->send(shards[i], subscribe_atom::value, std::move(req));
-  }
+  std::vector<subscription> list;
+  list.reserve(subs.size());
+  for (const auto& s : subs)
+    list.push_back(subscription{s.topic_filter, s.share_group, s.options, s.subscription_id,
+                                false});
+  subscribe_request who;
+  who.session_id = e.session_id;
+  who.session = e.session;
+  who.client_id = client_id;
+  who.incarnation = incarnation;
+  who.persistent = persistent;
+  auto per_shard = split_by_shard(who, list, shards.size());
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    if (!per_shard[i].subs.empty())
+      self->send(shards[i], subscribe_atom::value, std::move(per_shard[i]));
 }
 
 /// Brings back the sessions the store kept (before any client connects).

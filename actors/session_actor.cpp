@@ -163,16 +163,6 @@ public:
   std::uint64_t timer_gen_[2] = {0, 0};
   std::uint64_t attach_count_ = 0;
 
-  template <class F>
-  void for_each_shard_of(const std::string& filter, F&& f) {
-    if (is_wildcard_first(filter)) {
-      for (std::size_t i = 0; i < shards_->size(); ++i)
-        f(i);
-    } else {
-      f(shard_of(filter, shards_->size()));
-    }
-  }
-
   const shard_list& shards() const { return shards_; }
   const caf::actor& registry() const { return registry_; }
 
@@ -249,29 +239,25 @@ void actor_env::flush_routes() {
 void actor_env::subscribe(std::vector<subscription> subs) {
   // Publishes collected earlier in this turn must reach the shards before the subscription.
   flush_routes();
-  std::vector<subscribe_request> per_shard(shards_->size());
-  for (auto& s : subs) {
-    for_each_shard_of(s.topic_filter, [&](std::size_t i) { per_shard[i].subs.push_back(s); });
-  }
   auto& logic = *self_->state.logic;
-  auto id = logic.session_id();
-  for (std::size_t i = 0; i < per_shard.size(); ++i) {
-    if (per_shard[i].subs.empty())
-      continue;
-    per_shard[i].client_id = logic.client_id();
-    per_shard[i].incarnation = logic.incarnation();
-    per_shard[i].persistent = logic.persistent();
-    per_shard[i].session_id = id;
-    per_shard[i].session = caf::actor_cast<caf::actor>(self_);
-    self_->send((*shards_)[i], subscribe_atom::value, std::move(per_shard[i]));
-  }
+  subscribe_request who;
+  who.session_id = logic.session_id();
+  who.session = caf::actor_cast<caf::actor>(self_);
+  who.client_id = logic.client_id();
+  who.incarnation = logic.incarnation();
+  who.persistent = logic.persistent();
+  auto per_shard = split_by_shard(who, subs, shards_->size());
+  for (std::size_t i = 0; i < per_shard.size(); ++i)
+    if (!per_shard[i].subs.empty())
+      self_->send((*shards_)[i], subscribe_atom::value, std::move(per_shard[i]));
 }
 
 void actor_env::unsubscribe(std::vector<std::pair<std::string, std::string>> filters) {
   flush_routes();
   std::vector<unsubscribe_request> per_shard(shards_->size());
   for (auto& f : filters)
-    for_each_shard_of(f.second, [&](std::size_t i) { per_shard[i].filters.push_back(f); });
+    for_each_shard_of(f.second, shards_->size(),
+                      [&](std::size_t i) { per_shard[i].filters.push_back(f); });
   auto id = self_->state.logic->session_id();
   for (std::size_t i = 0; i < per_shard.size(); ++i) {
     if (per_shard[i].filters.empty())

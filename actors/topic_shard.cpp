@@ -22,6 +22,25 @@ bool is_wildcard_first(std::string_view filter) noexcept {
   return first == "+" || first == "#";
 }
 
+std::vector<subscribe_request> split_by_shard(const subscribe_request& who,
+                                              const std::vector<subscription>& subs,
+                                              std::size_t shard_count) {
+  std::vector<subscribe_request> per_shard(shard_count);
+  for (const auto& s : subs)
+    for_each_shard_of(s.topic_filter, shard_count,
+                      [&](std::size_t i) { per_shard[i].subs.push_back(s); });
+  for (auto& req : per_shard) {
+    if (req.subs.empty())
+      continue;
+    req.session_id = who.session_id;
+    req.session = who.session;
+    req.client_id = who.client_id;
+    req.incarnation = who.incarnation;
+    req.persistent = who.persistent;
+  }
+  return per_shard;
+}
+
 std::int64_t now_ms() noexcept {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

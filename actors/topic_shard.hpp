@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include <string_view>
+#include <vector>
 
 namespace colony::actors {
 
@@ -28,6 +29,23 @@ std::size_t shard_of(std::string_view topic, std::size_t shard_count) noexcept;
 
 /// True if `filter` must be known to every shard (its first level is a wildcard).
 bool is_wildcard_first(std::string_view filter) noexcept;
+
+/// Calls f(i) for each shard i that must know `filter`.
+template <class F>
+void for_each_shard_of(std::string_view filter, std::size_t shard_count, F&& f) {
+  if (is_wildcard_first(filter)) {
+    for (std::size_t i = 0; i < shard_count; ++i)
+      f(i);
+  } else {
+    f(shard_of(filter, shard_count));
+  }
+}
+
+/// One subscribe request per shard: a copy of `who` (the subscribing session) with the
+/// subscriptions that shard must know; shards with none get an empty `subs`.
+std::vector<subscribe_request> split_by_shard(const subscribe_request& who,
+                                              const std::vector<subscription>& subs,
+                                              std::size_t shard_count);
 
 /// Milliseconds since the Unix epoch (message expiry is measured on the wall clock).
 std::int64_t now_ms() noexcept;
