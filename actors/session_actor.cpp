@@ -14,19 +14,7 @@ namespace colony::actors {
 
 namespace {
 
-class actor_env;
-
-struct session_state {
-  static inline const char* name = "session";
-  std::unique_ptr<actor_env> env;
-  std::unique_ptr<session_logic> logic;
-  std::int64_t connected_at_ms = 0;
-  /// Read credits held back while packets wait for asynchronous ACL answers.
-  std::size_t held_credits = 0;
-  std::uint32_t mailbox_tick = 0;
-  ~session_state();
-};
-
+struct session_state;
 using session_actor_t = caf::stateful_actor<session_state>;
 
 /// The session_env the logic talks to, backed by the actor.
@@ -87,14 +75,7 @@ public:
   void end_session() override;
   std::int64_t now_ms() const override { return actors::now_ms(); }
   void persist(persistence::batch writes, bool hold_output) override;
-  void request_refill() override {
-    if (!store_)
-      return;
-    // An empty batch: its callback runs after everything submitted before it is applied.
-    store_->submit(persistence::batch{}, [me = caf::actor_cast<caf::actor>(self_)] {
-      caf::anon_send(me, refill_atom::value);
-    });
-  }
+  void request_refill() override;
 
   /// One hold is over (writes durable, or the shards acknowledged a turn's publishes).
   void release_hold() {
@@ -121,12 +102,7 @@ public:
     }
   }
 
-  std::function<void(bool)> acl_reply(std::uint64_t token) override {
-    // Called on the hook's thread: the answer comes back as a message.
-    return [me = caf::actor_cast<caf::actor>(self_), token](bool allowed) {
-      caf::anon_send(me, acl_atom::value, token, allowed);
-    };
-  }
+  std::function<void(bool)> acl_reply(std::uint64_t token) override;
 
   /// Sends the publishes collected this turn, one batch per shard. Each batch is a request:
   /// until every shard has taken its batch, the link's read credit is held back (see
@@ -187,8 +163,36 @@ public:
   transport::link_ptr closing_link_;
 };
 
+struct session_state {
+  static inline const char* name = "session";
+  // In the actor itself (no allocations of their own); set up by session_behavior.
+  std::optional<actor_env> env;
+  std::optional<session_logic> logic;
+  std::int64_t connected_at_ms = 0;
+  /// Read credits held back while packets wait for asynchronous ACL answers.
+  std::size_t held_credits = 0;
+  std::uint32_t mailbox_tick = 0;
+  ~session_state();
+};
+
 session_state::~session_state() {
   logic.reset(); // the logic refers to env
+}
+
+void actor_env::request_refill() {
+  if (!store_)
+    return;
+  // An empty batch: its callback runs after everything submitted before it is applied.
+  store_->submit(persistence::batch{}, [me = caf::actor_cast<caf::actor>(self_)] {
+    caf::anon_send(me, refill_atom::value);
+  });
+}
+
+std::function<void(bool)> actor_env::acl_reply(std::uint64_t token) {
+  // Called on the hook's thread: the answer comes back as a message.
+  return [me = caf::actor_cast<caf::actor>(self_), token](bool allowed) {
+    caf::anon_send(me, acl_atom::value, token, allowed);
+  };
 }
 
 void actor_env::persist(persistence::batch writes, bool hold_output) {
@@ -349,11 +353,138 @@ void with_link(session_actor_t* self, std::uint64_t link_id, F&& f) {
   st.env->flush_routes();
 }
 
+/// What a handler ends with: the bytes the logic wrote go to the link, the messages it routed
+/// to the shards.
+void settle(session_actor_t* self) {
+  self->state.logic->flush();
+  self->state.env->flush_routes();
+}
+
+void on_packets(session_actor_t* self, std::uint64_t link_id, transport::packet_batch& batch) {
+  auto& st = self->state;
+  sample_mailbox(self, st.mailbox_tick, metrics::actor_kind::session);
+  auto link = st.env->link_;
+  with_link(self, link_id, [&](session_logic& l) { l.on_packets(batch); });
+  if (link && link->id() == link_id) {
+    if (st.logic->holding_packets())
+      ++st.held_credits; // no more reads while packets wait for the ACL hook
+    else
+      st.env->release_read_credit(link);
+  }
+}
+
+void on_acl_answer(session_actor_t* self, std::uint64_t token, bool allowed) {
+  auto& st = self->state;
+  st.logic->on_acl_answer(token, allowed);
+  settle(self);
+  if (!st.logic->holding_packets()) {
+    auto link = st.env->link_;
+    for (; st.held_credits > 0; --st.held_credits)
+      st.env->release_read_credit(link);
+  }
+}
+
+void on_closed(session_actor_t* self, std::uint64_t link_id, const transport::close_info& info) {
+  auto& env = *self->state.env;
+  if (link_id != env.link_id_)
+    return;
+  env.link_ = nullptr;
+  env.link_id_ = 0;
+  env.reset_held();
+  self->state.logic->on_link_closed(info);
+  env.flush_routes();
+}
+
+session_subscriptions list_subscriptions(session_actor_t* self) {
+  session_subscriptions out;
+  out.client_id = self->state.logic->client_id();
+  self->state.logic->for_each_subscription(
+    [&](const std::string& filter, const std::string& group, const codec::subscription_options& o,
+        std::uint32_t id) {
+      out.items.push_back(subscription_info{filter, group, o.max_qos, o.no_local,
+                                            o.retain_as_published, o.retain_handling, id});
+    });
+  return out;
+}
+
+session_info describe(session_actor_t* self) {
+  auto& st = self->state;
+  auto& l = *st.logic;
+  session_info info;
+  info.client_id = l.client_id();
+  info.username = l.facts().username;
+  info.remote_address = l.facts().remote_address;
+  info.listener = l.facts().listener;
+  info.protocol_version = static_cast<int>(l.version());
+  info.keep_alive = l.keep_alive();
+  info.connected = l.connected();
+  info.subscriptions = l.subscription_count();
+  info.inflight = l.inflight_count();
+  info.queued = l.queued_count();
+  info.connected_at_ms = st.connected_at_ms;
+  return info;
+}
+
+/// A message that is not one of the per-packet ones (a connect, a close, a timer, the ACL hook,
+/// persistence, the registry, the admin API). These are dispatched from the actor's default
+/// handler rather than being handlers of its behavior: CAF stores every handler of a behavior
+/// in each actor (~40 bytes apiece), and most sessions are idle clients that only wait, so
+/// thirteen rare handlers would cost ~0.5 KB per connection. The result is the reply (empty
+/// for a message that expects none, or a `void` request).
+caf::result<caf::message> on_rare_message(caf::scheduled_actor* ptr, caf::message_view& view) {
+  auto* self = static_cast<session_actor_t*>(ptr);
+  auto& st = self->state;
+  auto& xs = view.content();
+  auto done = caf::message{};
+  if (xs.match_elements<attach_atom, attach_request>()) {
+    on_attach(self, xs.get_mutable_as<attach_request>(1));
+  } else if (xs.match_elements<closed_atom, std::uint64_t, transport::close_info>()) {
+    on_closed(self, xs.get_as<std::uint64_t>(1), xs.get_as<transport::close_info>(2));
+  } else if (xs.match_elements<acl_atom, std::uint64_t, bool>()) {
+    on_acl_answer(self, xs.get_as<std::uint64_t>(1), xs.get_as<bool>(2));
+  } else if (xs.match_elements<timer_atom, int, std::uint64_t>()) {
+    auto kind = xs.get_as<int>(1);
+    if (st.env->timer_gen_[kind] != xs.get_as<std::uint64_t>(2))
+      return done; // cancelled
+    st.logic->on_timer(static_cast<timer_kind>(kind));
+    settle(self);
+  } else if (xs.match_elements<committed_atom>()) {
+    st.env->release_hold();
+  } else if (xs.match_elements<restored_atom>()) {
+    // Every restored session's subscriptions are registered: wills that fell due while the
+    // broker was down can be published now, and reach them.
+    st.logic->on_restored();
+    settle(self);
+  } else if (xs.match_elements<refill_atom>()) {
+    st.logic->on_refill();
+    settle(self);
+  } else if (xs.match_elements<terminate_atom>()) {
+    // The registry ended this session (expired, or replaced by a clean start).
+    if (st.logic->connected()) {
+      st.logic->take_over();
+      st.logic->flush();
+    }
+    terminate_session(self);
+  } else if (xs.match_elements<shutdown_atom>()) {
+    st.logic->shut_down();
+    settle(self);
+  } else if (xs.match_elements<kick_atom>()) {
+    st.logic->kick();
+    settle(self);
+  } else if (xs.match_elements<list_atom, subs_atom>()) {
+    return caf::make_message(list_subscriptions(self));
+  } else if (xs.match_elements<list_atom>()) {
+    return caf::make_message(describe(self));
+  } else {
+    return caf::print_and_drop(ptr, view);
+  }
+  return done;
+}
+
 caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
   auto& st = self->state;
-  st.env = std::make_unique<actor_env>(self, args.shards, args.registry);
-  st.logic = std::make_unique<session_logic>(args.client_id, args.session_id, args.limits,
-                                             *st.env);
+  st.env.emplace(self, args.shards, args.registry);
+  st.logic.emplace(args.client_id, args.session_id, args.limits, *st.env);
   st.env->store_ = args.limits->store;
   st.env->store_sync_ = args.limits->store
                         && args.limits->store->mode() == persistence::durability::sync;
@@ -361,60 +492,13 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
   metrics::stats().clients_total.add();
   if (args.restored) {
     st.logic->restore(std::move(*args.restored));
-    st.logic->flush();
-    st.env->flush_routes();
+    settle(self);
   }
+  self->set_default_handler(on_rare_message);
+  // The per-packet messages only (see on_rare_message).
   return {
-    [=](committed_atom) { self->state.env->release_hold(); },
-    [=](restored_atom) {
-      // Every restored session's subscriptions are registered: wills that fell due while the
-      // broker was down can be published now, and reach them.
-      auto& st = self->state;
-      st.logic->on_restored();
-      st.logic->flush();
-      st.env->flush_routes();
-    },
-    [=](refill_atom) {
-      auto& st = self->state;
-      st.logic->on_refill();
-      st.logic->flush();
-      st.env->flush_routes();
-    },
-    [=](attach_atom, attach_request& a) { on_attach(self, a); },
     [=](packets_atom, std::uint64_t link_id, transport::packet_batch& batch) {
-      sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::session);
-      auto link = self->state.env->link_;
-      with_link(self, link_id, [&](session_logic& l) { l.on_packets(batch); });
-      if (link && link->id() == link_id) {
-        if (self->state.logic->holding_packets())
-          ++self->state.held_credits; // no more reads while packets wait for the ACL hook
-        else
-          self->state.env->release_read_credit(link);
-      }
-    },
-    [=](acl_atom, std::uint64_t token, bool allowed) {
-      auto& st = self->state;
-      st.logic->on_acl_answer(token, allowed);
-      st.logic->flush();
-      st.env->flush_routes();
-      if (!st.logic->holding_packets()) {
-        auto link = st.env->link_;
-        for (; st.held_credits > 0; --st.held_credits)
-          st.env->release_read_credit(link);
-      }
-    },
-    [=](closed_atom, std::uint64_t link_id, const transport::close_info& info) {
-      auto& env = *self->state.env;
-      if (link_id != env.link_id_)
-        return;
-      env.link_ = nullptr;
-      env.link_id_ = 0;
-      env.reset_held();
-      self->state.logic->on_link_closed(info);
-      self->state.env->flush_routes();
-    },
-    [=](drained_atom, std::uint64_t link_id) {
-      with_link(self, link_id, [](session_logic& l) { l.on_drained(); });
+      on_packets(self, link_id, batch);
     },
     [=](deliver_atom, delivery_batch& batch) {
       auto& st = self->state;
@@ -422,62 +506,8 @@ caf::behavior session_behavior(session_actor_t* self, session_spawn_args args) {
       st.logic->on_deliveries(batch);
       st.logic->flush();
     },
-    [=](timer_atom, int kind, std::uint64_t gen) {
-      auto& st = self->state;
-      if (st.env->timer_gen_[kind] != gen)
-        return; // cancelled
-      st.logic->on_timer(static_cast<timer_kind>(kind));
-      st.logic->flush();
-      st.env->flush_routes();
-    },
-    [=](terminate_atom) {
-      // The registry ended this session (expired, or replaced by a clean start).
-      auto& st = self->state;
-      if (st.logic->connected()) {
-        st.logic->take_over();
-        st.logic->flush();
-      }
-      terminate_session(self);
-    },
-    [=](shutdown_atom) {
-      auto& st = self->state;
-      st.logic->shut_down();
-      st.logic->flush();
-      st.env->flush_routes();
-    },
-    [=](kick_atom) {
-      auto& st = self->state;
-      st.logic->kick();
-      st.logic->flush();
-      st.env->flush_routes();
-    },
-    [=](list_atom, subs_atom) {
-      session_subscriptions out;
-      out.client_id = self->state.logic->client_id();
-      self->state.logic->for_each_subscription(
-        [&](const std::string& filter, const std::string& group,
-            const codec::subscription_options& o, std::uint32_t id) {
-          out.items.push_back(subscription_info{filter, group, o.max_qos, o.no_local,
-                                                o.retain_as_published, o.retain_handling, id});
-        });
-      return out;
-    },
-    [=](list_atom) {
-      auto& st = self->state;
-      auto& l = *st.logic;
-      session_info info;
-      info.client_id = l.client_id();
-      info.username = l.facts().username;
-      info.remote_address = l.facts().remote_address;
-      info.listener = l.facts().listener;
-      info.protocol_version = static_cast<int>(l.version());
-      info.keep_alive = l.keep_alive();
-      info.connected = l.connected();
-      info.subscriptions = l.subscription_count();
-      info.inflight = l.inflight_count();
-      info.queued = l.queued_count();
-      info.connected_at_ms = st.connected_at_ms;
-      return info;
+    [=](drained_atom, std::uint64_t link_id) {
+      with_link(self, link_id, [](session_logic& l) { l.on_drained(); });
     },
   };
 }
