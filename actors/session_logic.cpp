@@ -84,8 +84,7 @@ void session_logic::attach(const codec::connect& c, bool session_present,
   facts_ = facts;
   version_ = c.version;
   will_ = c.will_message ? std::make_unique<codec::will>(*c.will_message) : nullptr;
-  inbound_aliases_.clear();
-  outbound_aliases_.clear();
+  aliases_.reset();
   waiting_for_drain_ = false; // a drain request belonged to the previous link
   keep_alive_ = c.keep_alive;
   const bool v5 = version_ == protocol_version::v5;
@@ -129,22 +128,22 @@ void session_logic::attach(const codec::connect& c, bool session_present,
     else
       writes_.erase(persistence::session_key(client_id_));
   }
-  publish_messages_ = token_bucket{limits_.max_publish_rate};
-  publish_bytes_ = token_bucket{limits_.max_publish_bytes_rate};
+  if (limits_.max_publish_rate > 0 || limits_.max_publish_bytes_rate > 0)
+    rate_ = std::make_unique<publish_rate>(publish_rate{token_bucket{limits_.max_publish_rate},
+                                                        token_bucket{limits_.max_publish_bytes_rate}});
+  else
+    rate_.reset();
   forget_held();
-  acl_asked_.clear(); // answers asked for by the previous connection (its will) are stale
-  will_token_ = 0;
-  will_allowed_.reset();
-  will_waiting_.reset();
-  end_after_will_ = false;
+  acl_.reset(); // answers asked for by the previous connection (its will) are stale
   if (will_ && hook()
       && !(acl_active() && !limits_.policy->may_publish(identity(), will_->topic))) {
     // Ask about the will's topic now, while the client is connected: the answer is then
     // known when the will has to be published.
+    auto& a = acl();
     if (auto v = hook()->cached(identity(), access_kind::publish, will_->topic))
-      will_allowed_ = *v;
-    else if ((will_token_ = ask_hook(access_kind::publish, will_->topic)) == 0)
-      will_allowed_ = false;
+      a.will_allowed = *v;
+    else if ((a.will_token = ask_hook(access_kind::publish, will_->topic)) == 0)
+      a.will_allowed = false;
   }
 
   codec::connack ack;
@@ -178,8 +177,10 @@ void session_logic::attach(const codec::connect& c, bool session_present,
     p.authentication_data = c.props.authentication_method ? c.props.authentication_data
                                                           : std::nullopt;
   }
-  auth_method_ = v5 ? c.props.authentication_method : std::nullopt;
-  reauth_.reset();
+  if (v5 && c.props.authentication_method)
+    auth_ = std::make_unique<auth_state>(auth_state{*c.props.authentication_method, nullptr});
+  else
+    auth_.reset();
   send(ack);
   metrics::stats().clients_connected.add();
   metrics::stats().connects_total.add();
@@ -344,8 +345,8 @@ void session_logic::end_now() {
     return;
   // A will still waiting for its delay is published when the session ends.
   publish_will();
-  if (will_waiting_) {
-    end_after_will_ = true; // the ACL hook decides about the will first (see on_acl_answer)
+  if (acl_ && acl_->will_waiting) {
+    acl_->end_after_will = true; // the ACL hook decides about the will first (on_acl_answer)
     return;
   }
   ended_ = true;
@@ -402,7 +403,7 @@ void session_logic::publish_will() {
   }
   std::optional<bool> hook_verdict;
   if (hook()) {
-    hook_verdict = will_allowed_;
+    hook_verdict = acl().will_allowed;
     if (!hook_verdict)
       hook_verdict = hook()->cached(identity(), access_kind::publish, w.topic);
     if (hook_verdict && !*hook_verdict) {
@@ -419,10 +420,11 @@ void session_logic::publish_will() {
   p.props.will_delay_interval.reset();
   if (hook() && !hook_verdict) {
     // The hook has not answered yet: publish when it does (see on_acl_answer).
-    if (will_token_ == 0)
-      will_token_ = ask_hook(access_kind::publish, p.topic);
-    if (will_token_ != 0)
-      will_waiting_ = std::make_unique<codec::publish>(std::move(p));
+    auto& a = acl();
+    if (a.will_token == 0)
+      a.will_token = ask_hook(access_kind::publish, p.topic);
+    if (a.will_token != 0)
+      a.will_waiting = std::make_unique<codec::publish>(std::move(p));
     return;
   }
   env_.route(make_message(p));
@@ -473,7 +475,7 @@ void session_logic::on_packets(transport::packet_batch& batch) {
         return;
       }
       dispatch(batch[i]);
-      acl_answers_.clear();
+      acl().answers.clear();
     } else {
       dispatch(batch[i]);
     }
@@ -514,29 +516,49 @@ void session_logic::dispatch(codec::packet& pkt) {
 
 // -- asynchronous ACL hook ------------------------------------------------------------
 
+session_logic::alias_state& session_logic::aliases() {
+  if (!aliases_)
+    aliases_ = std::make_unique<alias_state>();
+  return *aliases_;
+}
+
+const std::string* session_logic::inbound_alias(std::uint16_t alias) const {
+  if (!aliases_)
+    return nullptr;
+  auto it = aliases_->inbound.find(alias);
+  return it == aliases_->inbound.end() ? nullptr : &it->second;
+}
+
+session_logic::hook_state& session_logic::acl() {
+  if (!acl_)
+    acl_ = std::make_unique<hook_state>();
+  return *acl_;
+}
+
 std::uint64_t session_logic::ask_hook(access_kind kind, const std::string& topic) {
   auto token = ++acl_token_;
   auto reply = env_.acl_reply(token);
   if (!reply)
     return 0; // answers could not come back: the caller denies
-  acl_asked_.emplace(token, acl_key{kind, topic});
+  acl().asked.emplace(token, acl_key{kind, topic});
   hook()->ask(identity(), kind, topic, std::move(reply));
   return token;
 }
 
 bool session_logic::acl_known(access_kind kind, const std::string& topic) {
   acl_key key{kind, topic};
-  if (acl_answers_.count(key) > 0)
+  auto& a = acl();
+  if (a.answers.count(key) > 0)
     return true;
-  for (const auto& [token, asked] : acl_asked_)
-    if (asked == key && token != will_token_)
+  for (const auto& [token, asked] : a.asked)
+    if (asked == key && token != a.will_token)
       return false; // asked already, the answer is on its way
   if (auto v = hook()->cached(identity(), kind, topic)) {
-    acl_answers_.emplace(std::move(key), *v);
+    a.answers.emplace(std::move(key), *v);
     return true;
   }
   if (ask_hook(kind, topic) == 0) {
-    acl_answers_.emplace(std::move(key), false); // fail closed
+    a.answers.emplace(std::move(key), false); // fail closed
     return true;
   }
   return false;
@@ -546,10 +568,9 @@ bool session_logic::acl_ready(const codec::packet& pkt) {
   if (auto* p = std::get_if<codec::publish>(&pkt)) {
     const std::string* topic = &p->topic;
     if (topic->empty() && p->props.topic_alias) {
-      auto it = inbound_aliases_.find(*p->props.topic_alias);
-      if (it == inbound_aliases_.end())
+      topic = inbound_alias(*p->props.topic_alias);
+      if (topic == nullptr)
         return true; // handle_publish closes the connection
-      topic = &it->second;
     }
     if (topic->empty() || (acl_active() && !limits_.policy->may_publish(identity(), *topic)))
       return true; // refused without asking the hook
@@ -571,34 +592,39 @@ bool session_logic::acl_ready(const codec::packet& pkt) {
 bool session_logic::hook_allows(access_kind kind, const std::string& topic) const {
   if (!hook())
     return true;
-  auto it = acl_answers_.find(acl_key{kind, topic});
-  return it != acl_answers_.end() && it->second; // no answer: deny (fail closed)
+  if (!acl_)
+    return false; // no answer: deny (fail closed)
+  auto it = acl_->answers.find(acl_key{kind, topic});
+  return it != acl_->answers.end() && it->second;
 }
 
 void session_logic::on_acl_answer(std::uint64_t token, bool allowed) {
-  auto it = acl_asked_.find(token);
-  if (it == acl_asked_.end())
+  if (!acl_)
+    return; // asked for a connection that is gone
+  auto& a = *acl_;
+  auto it = a.asked.find(token);
+  if (it == a.asked.end())
     return; // asked for a connection that is gone
   auto key = std::move(it->second);
-  acl_asked_.erase(it);
-  if (token == will_token_) {
-    will_token_ = 0;
-    will_allowed_ = allowed;
-    if (will_waiting_) {
-      auto p = std::move(*will_waiting_);
-      will_waiting_.reset();
+  a.asked.erase(it);
+  if (token == a.will_token) {
+    a.will_token = 0;
+    a.will_allowed = allowed;
+    if (a.will_waiting) {
+      auto p = std::move(*a.will_waiting);
+      a.will_waiting.reset();
       if (allowed)
         env_.route(make_message(p));
       else
         log::info("session", "will denied by ACL", {{"client_id", client_id_}, {"topic", p.topic}});
     }
-    if (end_after_will_ && !connected_) {
-      end_after_will_ = false;
+    if (a.end_after_will && !connected_) {
+      a.end_after_will = false;
       end_now();
     }
     return;
   }
-  acl_answers_[std::move(key)] = allowed;
+  a.answers[std::move(key)] = allowed;
   drain_held();
 }
 
@@ -609,7 +635,8 @@ void session_logic::drain_held() {
     auto pkt = std::move(held_.front());
     held_.pop_front();
     dispatch(pkt);
-    acl_answers_.clear();
+    if (acl_)
+      acl_->answers.clear();
   }
   if (held_.empty() && close_after_held_) {
     auto info = *close_after_held_;
@@ -620,14 +647,16 @@ void session_logic::drain_held() {
 
 void session_logic::forget_held() {
   held_.clear();
-  acl_answers_.clear();
   close_after_held_.reset();
+  if (!acl_)
+    return;
+  acl_->answers.clear();
   // Answers still to come for this connection's packets are ignored; the will's is kept.
-  for (auto it = acl_asked_.begin(); it != acl_asked_.end();) {
-    if (it->first == will_token_)
+  for (auto it = acl_->asked.begin(); it != acl_->asked.end();) {
+    if (it->first == acl_->will_token)
       ++it;
     else
-      it = acl_asked_.erase(it);
+      it = acl_->asked.erase(it);
   }
 }
 
@@ -670,14 +699,14 @@ void session_logic::handle_publish(codec::publish& p) {
         return;
       }
       if (p.topic.empty()) {
-        auto it = inbound_aliases_.find(alias);
-        if (it == inbound_aliases_.end()) {
+        auto* topic = inbound_alias(alias);
+        if (topic == nullptr) {
           close_with(reason_code::protocol_error);
           return;
         }
-        p.topic = it->second;
+        p.topic = *topic;
       } else {
-        inbound_aliases_[alias] = p.topic;
+        aliases().inbound[alias] = p.topic;
       }
     }
   }
@@ -750,13 +779,13 @@ void session_logic::handle_publish(codec::publish& p) {
 }
 
 bool session_logic::admit_publish(const codec::publish& p) {
-  if (publish_messages_.unlimited() && publish_bytes_.unlimited())
+  if (!rate_)
     return true;
   const auto now = env_.now_ms();
   const char* limit = nullptr;
-  if (!publish_messages_.take(now))
+  if (!rate_->messages.take(now))
     limit = "max-publish-rate";
-  else if (!publish_bytes_.take(now, p.payload.size()))
+  else if (!rate_->bytes.take(now, p.payload.size()))
     limit = "max-publish-bytes-rate";
   if (limit == nullptr)
     return true;
@@ -949,21 +978,22 @@ void session_logic::handle_disconnect(const codec::disconnect& p) {
 void session_logic::handle_auth(const codec::auth& p) {
   // MQTT-4.12.0-7: no Authentication Method in CONNECT, no AUTH. MQTT-4.12.1-1: re-auth uses
   // the CONNECT's method.
-  if (!auth_method_ || !limits_.enhanced_auth || p.props.authentication_method != auth_method_) {
+  if (!auth_ || !limits_.enhanced_auth || p.props.authentication_method != auth_->method) {
     close_with(reason_code::protocol_error);
     return;
   }
   const auto& data = p.props.authentication_data ? *p.props.authentication_data : std::string{};
   auth_step step;
-  if (p.code == reason_code::re_authenticate && !reauth_) {
-    reauth_ = limits_.enhanced_auth->create(*auth_method_);
-    if (!reauth_) {
+  auto& reauth = auth_->reauth;
+  if (p.code == reason_code::re_authenticate && !reauth) {
+    reauth = limits_.enhanced_auth->create(auth_->method);
+    if (!reauth) {
       close_with(reason_code::bad_authentication_method);
       return;
     }
-    step = reauth_->start(data);
-  } else if (p.code == reason_code::continue_authentication && reauth_) {
-    step = reauth_->next(data);
+    step = reauth->start(data);
+  } else if (p.code == reason_code::continue_authentication && reauth) {
+    step = reauth->next(data);
   } else {
     close_with(reason_code::protocol_error); // 0x19 during an exchange, 0x18 outside one
     return;
@@ -975,11 +1005,11 @@ void session_logic::handle_auth(const codec::auth& p) {
       send_auth(reason_code::continue_authentication, std::move(step.data));
       return;
     case auth_step::outcome::success:
-      reauth_.reset();
+      reauth.reset();
       send_auth(reason_code::success, std::move(step.data));
       return;
     case auth_step::outcome::failure:
-      reauth_.reset();
+      reauth.reset();
       metrics::stats().auth_failures.add();
       log::info("session", "re-authentication failed",
                 {{"client_id", client_id_}, {"error", step.error}});
@@ -990,7 +1020,8 @@ void session_logic::handle_auth(const codec::auth& p) {
 
 void session_logic::send_auth(reason_code rc, std::string data) {
   codec::auth a{rc, {}};
-  a.props.authentication_method = auth_method_;
+  if (auth_)
+    a.props.authentication_method = auth_->method;
   if (!data.empty())
     a.props.authentication_data = std::move(data);
   send(a);
@@ -1231,13 +1262,14 @@ bool session_logic::send_publish(const delivery& d, std::uint16_t packet_id, boo
       // Server-assigned topic aliases: the first PUBLISH on a topic carries topic and alias,
       // later ones only the alias (MQTT 5 §3.3.2.3.4). Aliases are never re-mapped, so a
       // re-sent PUBLISH stays valid.
-      if (auto it = outbound_aliases_.find(m.topic); it != outbound_aliases_.end()) {
+      auto& outbound = aliases().outbound;
+      if (auto it = outbound.find(m.topic); it != outbound.end()) {
         v5_props.topic_alias = it->second;
         topic = std::string_view{};
         props = &v5_props;
-      } else if (outbound_aliases_.size() < client_topic_alias_maximum_) {
-        auto alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
-        outbound_aliases_.emplace(m.topic, alias);
+      } else if (outbound.size() < client_topic_alias_maximum_) {
+        auto alias = static_cast<std::uint16_t>(outbound.size() + 1);
+        outbound.emplace(m.topic, alias);
         v5_props.topic_alias = alias;
         props = &v5_props;
         new_alias = true;
@@ -1248,7 +1280,7 @@ bool session_logic::send_publish(const delivery& d, std::uint16_t packet_id, boo
       && codec::publish_size(version_, d.qos, topic, props, m.payload)
            > client_max_packet_size_) {
     if (new_alias)
-      outbound_aliases_.erase(m.topic); // the client never saw it
+      aliases().outbound.erase(m.topic); // the client never saw it
     drop("larger than the client's maximum packet size"); // MQTT-3.1.2-25
     return false;
   }

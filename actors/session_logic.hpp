@@ -272,7 +272,7 @@ private:
     return limits_.policy ? limits_.policy->async_hook() : nullptr;
   }
   using acl_key = std::pair<access_kind, std::string>;
-  /// True when every hook answer `pkt` needs is in acl_answers_; otherwise asks for the
+  /// True when every hook answer `pkt` needs is in acl_->answers; otherwise asks for the
   /// missing ones (once each) and returns false.
   bool acl_ready(const codec::packet& pkt);
   /// Records a known answer or asks for it; true if known.
@@ -304,29 +304,48 @@ private:
   std::uint32_t client_max_packet_size_ = 0; // 0 = no limit
   bool request_problem_information_ = true;
   std::unique_ptr<codec::will> will_; // boxed: a will is ~560 bytes and most clients have none
-  std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
-  /// Server-to-client topic aliases (MQTT 5 §3.3.2.3.4), assigned by the broker while the
-  /// client's Topic Alias Maximum allows; per connection.
-  std::unordered_map<std::string, std::uint16_t> outbound_aliases_;
   std::uint16_t client_topic_alias_maximum_ = 0;
   connection_facts facts_;
   std::vector<std::uint8_t> out_;
-  token_bucket publish_messages_;
-  token_bucket publish_bytes_;
-  // Asynchronous ACL: packets held (in order) behind one that waits for answers, the answers
-  // for the packet being handled, and the questions in flight (token -> what was asked).
-  lazy_deque<codec::packet> held_; // allocates only while packets wait
-  std::map<acl_key, bool> acl_answers_;
-  std::unordered_map<std::uint64_t, acl_key> acl_asked_;
-  std::uint64_t acl_token_ = 0;
+  lazy_deque<codec::packet> held_; // packets waiting for ACL hook answers, in order
   std::optional<transport::close_info> close_after_held_;
-  std::uint64_t will_token_ = 0;          ///< question about the will's topic in flight
-  std::optional<bool> will_allowed_;      ///< the hook's answer for the will topic
-  std::unique_ptr<codec::publish> will_waiting_; ///< a will to publish once the answer arrives
-  bool end_after_will_ = false; ///< the session ends once the waiting will is decided
+
+  // Connection-scoped state of features most clients never use, each allocated on first use:
+  // an idle client pays a pointer for each (10,000 idle clients: ~3.5 MB less).
+  /// Topic aliases (MQTT 5 §3.3.2.3.4) both ways; server-to-client ones are assigned by the
+  /// broker while the client's Topic Alias Maximum allows.
+  struct alias_state {
+    std::unordered_map<std::uint16_t, std::string> inbound;
+    std::unordered_map<std::string, std::uint16_t> outbound;
+  };
+  std::unique_ptr<alias_state> aliases_;
+  alias_state& aliases();
+  const std::string* inbound_alias(std::uint16_t alias) const;
+  /// --max-publish-rate / --max-publish-bytes-rate (null when neither is set).
+  struct publish_rate {
+    token_bucket messages;
+    token_bucket bytes;
+  };
+  std::unique_ptr<publish_rate> rate_;
+  /// The asynchronous ACL hook: the answers for the packet being handled, the questions in
+  /// flight (token -> what was asked), and the will waiting for its answer.
+  struct hook_state {
+    std::map<acl_key, bool> answers;
+    std::unordered_map<std::uint64_t, acl_key> asked;
+    std::uint64_t will_token = 0;                ///< question about the will's topic in flight
+    std::optional<bool> will_allowed;            ///< the hook's answer for the will topic
+    std::unique_ptr<codec::publish> will_waiting; ///< a will to publish once the answer arrives
+    bool end_after_will = false; ///< the session ends once the waiting will is decided
+  };
+  std::unique_ptr<hook_state> acl_;
+  std::uint64_t acl_token_ = 0; ///< never reset: a late answer never matches a newer question
+  hook_state& acl();
   /// Enhanced authentication: the CONNECT's method, and a re-authentication in progress.
-  std::optional<std::string> auth_method_;
-  std::shared_ptr<auth_exchange> reauth_;
+  struct auth_state {
+    std::string method;
+    std::shared_ptr<auth_exchange> reauth;
+  };
+  std::unique_ptr<auth_state> auth_;
 
   // Session state (survives reconnects).
   std::map<std::string, sub_record> subs_; // key: share_group + '\x1f' + filter
