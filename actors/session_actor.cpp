@@ -307,8 +307,9 @@ void terminate_session(session_actor_t* self) {
   auto& st = self->state;
   st.env->flush_routes();
   auto id = st.logic->session_id();
-  for (const auto& shard : *st.env->shards())
-    self->send(shard, unsub_all_atom::value, id);
+  if (st.logic->ever_subscribed()) // (most sessions of short-lived clients never did)
+    for (const auto& shard : *st.env->shards())
+      self->send(shard, unsub_all_atom::value, id);
   metrics::stats().subscriptions.sub(st.logic->subscription_count());
   metrics::stats().clients_total.sub();
   self->quit();

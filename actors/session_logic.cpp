@@ -362,7 +362,24 @@ void session_logic::end_now() {
   env_.end_session();
 }
 
+session_logic::~session_logic() {
+  if (sys_subs_ > 0 && limits_.sys_watchers)
+    limits_.sys_watchers->fetch_sub(sys_subs_, std::memory_order_acq_rel);
+}
+
+void session_logic::count_watcher(const std::string& filter, int delta) {
+  ever_subscribed_ = true;
+  if (!limits_.sys_watchers || filter.compare(0, 4, "$SYS") != 0
+      || (filter.size() > 4 && filter[4] != '/'))
+    return;
+  sys_subs_ += delta;
+  limits_.sys_watchers->fetch_add(delta, std::memory_order_acq_rel);
+}
+
 void session_logic::reset_state() {
+  if (sys_subs_ > 0 && limits_.sys_watchers)
+    limits_.sys_watchers->fetch_sub(sys_subs_, std::memory_order_acq_rel);
+  sys_subs_ = 0;
   if (!subs_.empty()) {
     std::vector<std::pair<std::string, std::string>> all;
     for (auto& [key, rec] : subs_)
@@ -433,6 +450,8 @@ void session_logic::publish_will() {
 void session_logic::sys_notice(bool online) {
   if (!limits_.sys_notices)
     return;
+  if (limits_.sys_watchers && limits_.sys_watchers->load(std::memory_order_acquire) == 0)
+    return; // nobody subscribes under $SYS/: the notice would reach no one
   // The JSON notice hmq users know, without anything secret (no password, ever).
   std::string payload;
   payload.reserve(192);
@@ -908,8 +927,10 @@ void session_logic::handle_subscribe(codec::subscribe& p) {
     auto key = sub_key(group, filter);
     bool existed = subs_.count(key) > 0;
     subs_[key] = sub_record{filter, group, options, sub_id};
-    if (!existed)
+    if (!existed) {
       metrics::stats().subscriptions.add();
+      count_watcher(filter, +1); // before the SUBACK: a notice after it must reach this one
+    }
     save_session();
     if (!group.empty())
       has_shared_ = true;
@@ -947,6 +968,7 @@ void session_logic::handle_unsubscribe(const codec::unsubscribe& p) {
     }
     subs_.erase(it);
     metrics::stats().subscriptions.sub();
+    count_watcher(filter, -1);
     save_session();
     removed.emplace_back(std::move(group), std::move(filter));
     ack.codes.push_back(reason_code::success);
@@ -1334,6 +1356,7 @@ void session_logic::restore(restored_session&& r) {
            .second)
       continue;
     metrics::stats().subscriptions.add();
+    count_watcher(s.topic_filter, +1);
     if (!s.share_group.empty())
       has_shared_ = true;
   }

@@ -15,6 +15,7 @@
 #include "persistence/store.hpp"
 #include "transport/link.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -46,6 +47,11 @@ struct session_limits {
   bool shared_available = true;
   bool subscription_ids_available = true;
   bool sys_notices = true;               ///< $SYS/broker/connection/clients/<id>
+  /// How many subscriptions of all sessions have a filter under `$SYS/` (kept by the sessions,
+  /// which count theirs before their SUBACK). Only such a filter can match a connection
+  /// notice (MQTT-4.7.2-1: wildcards at the first level never match `$` topics), so while it is
+  /// zero no notice is built or routed. Null: notices are always routed.
+  std::shared_ptr<std::atomic<std::int64_t>> sys_watchers;
   std::size_t max_topic_length = 65535;
   std::size_t max_topic_levels = 128;
   std::uint64_t max_publish_rate = 0;       ///< PUBLISH packets/s per connection, 0 = unlimited
@@ -127,6 +133,9 @@ public:
   /// The same limits shared by every session (one copy for the broker, not one per session).
   session_logic(std::string client_id, std::uint64_t session_id,
                 std::shared_ptr<const session_limits> limits, session_env& env);
+  ~session_logic();
+  session_logic(const session_logic&) = delete;
+  session_logic& operator=(const session_logic&) = delete;
 
   /// A connection with a valid, authorized CONNECT takes over this session. Sends CONNACK,
   /// re-sends what is in flight (DUP), then what is queued.
@@ -179,6 +188,8 @@ public:
   std::size_t inflight_count() const noexcept { return inflight_.size(); }
   std::size_t queued_count() const noexcept { return pending_.size() + spilled_.size(); }
   std::size_t subscription_count() const noexcept { return subs_.size(); }
+  /// True if this session ever registered a subscription with the shards.
+  bool ever_subscribed() const noexcept { return ever_subscribed_; }
   std::uint16_t keep_alive() const noexcept { return keep_alive_; }
   const connection_facts& facts() const noexcept { return facts_; }
   std::uint64_t dropped_count() const noexcept { return dropped_; }
@@ -349,6 +360,10 @@ private:
 
   // Session state (survives reconnects).
   std::map<std::string, sub_record> subs_; // key: share_group + '\x1f' + filter
+  /// Adds or removes one subscription from the count of `$SYS/` watchers (sys_watchers).
+  void count_watcher(const std::string& filter, int delta);
+  std::uint32_t sys_subs_ = 0; ///< this session's share of limits_.sys_watchers
+  bool ever_subscribed_ = false;
   std::unordered_map<std::uint16_t, inflight_entry> inflight_;
   lazy_deque<delivery> pending_;
   std::unordered_set<std::uint16_t> inbound_qos2_;

@@ -58,6 +58,7 @@ actors::session_limits limits_from(const config::settings& s) {
   l.max_topic_length = s.max_topic_length;
   l.max_topic_levels = s.max_topic_levels;
   l.sys_notices = s.sys_notices;
+  l.sys_watchers = std::make_shared<std::atomic<std::int64_t>>(0);
   l.max_publish_rate = s.max_publish_rate;
   l.max_publish_bytes_rate = s.max_publish_bytes_rate;
   return l;

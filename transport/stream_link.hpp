@@ -238,7 +238,7 @@ public:
         return;
       write_scheduled_ = true;
     }
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->start_write(); });
+    post_service();
   }
 
   std::size_t queued_bytes() const noexcept override {
@@ -258,11 +258,8 @@ public:
   }
 
   void resume() override {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      self->awaiting_connect_ack_ = false;
-      self->pause_after_one_ = false;
-      self->decode_and_continue();
-    });
+    resume_request_.store(true, std::memory_order_release);
+    schedule_service();
   }
 
   void resume_one() override {
@@ -284,11 +281,8 @@ public:
   }
 
   void set_keepalive(std::uint16_t seconds) override {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this(), seconds] {
-      self->keepalive_ = std::chrono::milliseconds{seconds * 1500};
-      if (!self->finished_ && self->connect_seen_)
-        self->arm_keepalive();
-    });
+    keepalive_request_.store(seconds, std::memory_order_release);
+    schedule_service();
   }
 
   void set_max_packet_size(std::size_t bytes) override {
@@ -535,6 +529,47 @@ private:
     arm_keepalive();
   }
 
+  // -- requests from other threads ---------------------------------------------------
+
+  // A session's turn usually asks several things of its link at once (after a CONNECT: the
+  // keep-alive, the CONNACK, resume decoding). They share one post to the I/O thread: every
+  // post allocates and may have to wake the I/O thread.
+
+  /// Makes sure one service() is posted (write_scheduled_ says one is on its way).
+  void schedule_service() {
+    {
+      std::lock_guard<std::mutex> guard{write_mtx_};
+      if (write_scheduled_)
+        return;
+      write_scheduled_ = true;
+    }
+    post_service();
+  }
+
+  void post_service() {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->service(); });
+  }
+
+  /// On the I/O thread: what was asked since the last service (the flag is cleared first, so
+  /// a request made meanwhile posts another service rather than being missed).
+  void service() {
+    {
+      std::lock_guard<std::mutex> guard{write_mtx_};
+      write_scheduled_ = false;
+    }
+    if (int s = keepalive_request_.exchange(-1, std::memory_order_acq_rel); s >= 0) {
+      keepalive_ = std::chrono::milliseconds{s * 1500};
+      if (!finished_ && connect_seen_)
+        arm_keepalive();
+    }
+    start_write();
+    if (resume_request_.exchange(false, std::memory_order_acq_rel)) {
+      awaiting_connect_ack_ = false;
+      pause_after_one_ = false;
+      decode_and_continue();
+    }
+  }
+
   // -- writing ------------------------------------------------------------------
 
   void start_write() {
@@ -713,6 +748,10 @@ private:
   std::size_t in_flight_bytes_ = 0;                  // I/O thread
   std::atomic<std::size_t> queued_{0};
   std::atomic<bool> wants_drain_{false};
+
+  // Requests waiting for the next service() (see schedule_service).
+  std::atomic<int> keepalive_request_{-1}; ///< seconds, -1 = none
+  std::atomic<bool> resume_request_{false};
 };
 
 } // namespace colony::transport::detail
