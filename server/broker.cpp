@@ -69,6 +69,11 @@ actors::session_limits limits_from(const config::settings& s) {
 struct broker::impl {
   explicit impl(config::settings s) : settings(std::move(s)), plan(plan_threads(settings)) {
     cfg.set("scheduler.max-threads", plan.workers);
+    // An idle CAF worker first polls its queue 500 times with 50 µs sleeps (~25 ms; each sleep
+    // is a context switch, and a job that arrives meanwhile waits out the sleep, ~100 µs with
+    // timer slack) before it waits on a condition variable that enqueueing signals. Skip
+    // that middle phase: wake-on-enqueue after the short busy poll.
+    cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
     system = std::make_unique<caf::actor_system>(cfg);
   }
 

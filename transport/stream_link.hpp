@@ -23,7 +23,10 @@
 
 #include <boost/asio.hpp>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -131,6 +134,11 @@ struct stream_ops {
   /// (plain sockets). Layered streams (TLS, WebSocket) buffer inside and need a pending read.
   static constexpr bool can_wait_readable = true;
 
+  /// Whether bytes may be sent with a plain non-blocking send() on the socket from any thread
+  /// while nothing else is being written (see stream_link::write). Layered streams keep state
+  /// that only their I/O thread may touch.
+  static constexpr bool can_send_directly = true;
+
   /// Whether the stream has a closing handshake (TLS close_notify, WebSocket close frame).
   static constexpr bool has_graceful_close = false;
   /// Whether the closing handshake must wait until no read is pending (TLS).
@@ -233,6 +241,20 @@ public:
     metrics::count_packets_out(bytes.data(), bytes.size());
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
+      if constexpr (ops::can_send_directly) {
+        // Nothing queued or being written: send right here, on the caller's thread (a CAF
+        // worker). Most writes fit the socket buffer at once, and then the I/O thread is not
+        // woken for them at all: half the thread hand-offs of a delivery, and its latency.
+        // Only what the socket did not take is queued for the I/O thread. The lock keeps the
+        // I/O thread from writing or closing the socket meanwhile.
+        if (direct_ok_ && !writing_ && !write_scheduled_ && pending_.empty()) {
+          auto sent = send_now(bytes);
+          if (sent == bytes.size())
+            return;
+          if (sent > 0)
+            bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(sent));
+        }
+      }
       pending_.push_back(std::move(bytes));
       if (write_scheduled_)
         return;
@@ -529,6 +551,20 @@ private:
     arm_keepalive();
   }
 
+  /// One non-blocking send() of `bytes` (under write_mtx_, socket open); returns how many
+  /// bytes the socket took (0 on EAGAIN and on errors: the I/O thread's write sees those).
+  std::size_t send_now(const std::vector<std::uint8_t>& bytes) {
+    auto fd = ops::socket(stream_).native_handle();
+    ssize_t n;
+    do {
+      n = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+      return 0;
+    queued_.fetch_sub(static_cast<std::size_t>(n), std::memory_order_relaxed);
+    return static_cast<std::size_t>(n);
+  }
+
   // -- requests from other threads ---------------------------------------------------
 
   // A session's turn usually asks several things of its link at once (after a CONNECT: the
@@ -645,6 +681,7 @@ private:
     bool idle;
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
+      direct_ok_ = false; // later writes queue behind the close
       idle = !writing_ && pending_.empty();
     }
     if (idle) {
@@ -662,6 +699,7 @@ private:
     bool writing;
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
+      direct_ok_ = false; // from now on no thread but this one touches the socket
       pending_.clear();
       writing = writing_;
     }
@@ -742,6 +780,7 @@ private:
   std::mutex write_mtx_;
   std::vector<std::vector<std::uint8_t>> pending_;   // guarded by write_mtx_
   bool write_scheduled_ = false;                     // guarded by write_mtx_
+  bool direct_ok_ = true; // guarded by write_mtx_: the socket is open, no close has begun
   bool writing_ = false;                             // guarded by write_mtx_
   std::vector<std::vector<std::uint8_t>> in_flight_; // I/O thread
   std::vector<asio::const_buffer> buffers_;          // I/O thread

@@ -34,6 +34,7 @@ struct stream_ops<ssl_stream> {
   }
 
   static constexpr bool can_wait_readable = false; // TLS/WebSocket buffer inside
+  static constexpr bool can_send_directly = false; // only the I/O thread may write
   static constexpr bool has_graceful_close = true;
   static constexpr bool graceful_close_needs_idle_read = true;
   template <class Handler>

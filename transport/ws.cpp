@@ -45,6 +45,7 @@ struct stream_ops<websocket::stream<Next, Deflate>> {
   }
 
   static constexpr bool can_wait_readable = false; // TLS/WebSocket buffer inside
+  static constexpr bool can_send_directly = false; // only the I/O thread may write
   static constexpr bool has_graceful_close = true;
   static constexpr bool graceful_close_needs_idle_read = false;
   template <class Handler>
