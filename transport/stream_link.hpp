@@ -247,7 +247,9 @@ public:
         // woken for them at all: half the thread hand-offs of a delivery, and its latency.
         // Only what the socket did not take is queued for the I/O thread. The lock keeps the
         // I/O thread from writing or closing the socket meanwhile.
-        if (direct_ok_ && !writing_ && !write_scheduled_ && pending_.empty()) {
+        // (A service already posted for the keep-alive or a resume does not matter: no bytes
+        // are ahead of these.)
+        if (direct_ok_ && !writing_ && pending_.empty()) {
           auto sent = send_now(bytes);
           if (sent == bytes.size())
             return;
