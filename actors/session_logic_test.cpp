@@ -442,6 +442,47 @@ TEST_F(SessionLogic, SysNoticesOnConnectAndDisconnect) {
   EXPECT_NE(env.routed[1]->payload.find("\"online\":false"), std::string::npos);
 }
 
+TEST_F(SessionLogic, NoSysNoticeWhileNobodyWatchesSys) {
+  // Only a filter whose first level is $SYS can match a notice (MQTT-4.7.2-1): with no such
+  // subscription anywhere, the notice is not built (sys_watchers counts them).
+  limits.sys_notices = true;
+  limits.sys_watchers = std::make_shared<std::atomic<std::int64_t>>(0);
+  attach(v3_connect());
+  EXPECT_TRUE(env.routed.empty());
+  link_lost();
+  EXPECT_TRUE(env.routed.empty());
+  limits.sys_watchers->store(1); // another session watches $SYS/#
+  attach(v3_connect());
+  ASSERT_EQ(env.routed.size(), 1u);
+  EXPECT_EQ(env.routed[0]->topic, "$SYS/broker/connection/clients/client-1");
+}
+
+TEST_F(SessionLogic, SysSubscriptionsAreCountedUntilUnsubscribedOrGone) {
+  limits.sys_watchers = std::make_shared<std::atomic<std::int64_t>>(0);
+  attach(v5_connect());
+  // Counted before the SUBACK; wildcards at the first level do not match $SYS (not counted);
+  // a shared subscription counts by its filter.
+  in(sub(1, {{"$SYS/broker/#", 0}, {"#", 0}, {"+/broker", 0}, {"$SYSX/a", 0}, {"$SYS", 0},
+             {"$share/g/$SYS/broker/connection/#", 0}}));
+  EXPECT_EQ(limits.sys_watchers->load(), 3);
+  in(sub(2, {{"$SYS/broker/#", 1}})); // replaces: still one
+  EXPECT_EQ(limits.sys_watchers->load(), 3);
+  in(codec::unsubscribe{3, {}, {"$SYS/broker/#", "#"}});
+  EXPECT_EQ(limits.sys_watchers->load(), 2);
+  logic_.reset(); // the session ends
+  EXPECT_EQ(limits.sys_watchers->load(), 0);
+}
+
+TEST_F(SessionLogic, AnEndedSessionStartingAfreshForgetsSysSubscriptions) {
+  limits.sys_watchers = std::make_shared<std::atomic<std::int64_t>>(0);
+  attach(v3_connect(true));
+  in(sub(1, {{"$SYS/#", 0}}));
+  EXPECT_EQ(limits.sys_watchers->load(), 1);
+  link_lost(); // a clean session ends with its connection
+  attach(v3_connect(true)); // attached before the registry tore it down: starts afresh
+  EXPECT_EQ(limits.sys_watchers->load(), 0);
+}
+
 // -- inbound PUBLISH ------------------------------------------------------------------------
 
 TEST_F(SessionLogic, InboundQos0IsRoutedWithoutAck) {
