@@ -157,7 +157,7 @@ void connect_inline(std::shared_ptr<connection_args> args, codec::connect& c) {
     return;
   }
   bool assigned = false;
-  auto rc = validate_connect(c, args->limits, assigned);
+  auto rc = validate_connect(c, *args->limits, assigned);
   if (rc != reason_code::success) {
     refuse_link(*args, c, rc);
     return;
@@ -228,7 +228,7 @@ void on_exchange_step(connection_actor_t* self, auth_step step) {
 /// CONNECT with an Authentication Method (MQTT 5 §4.12).
 void start_exchange(connection_actor_t* self, codec::connect& c) {
   auto& st = self->state;
-  const auto& methods = st.args.limits.enhanced_auth;
+  const auto& methods = st.args.limits->enhanced_auth;
   auto ex = methods ? methods->create(*c.props.authentication_method) : nullptr;
   if (!ex) {
     refuse(self, c, reason_code::bad_authentication_method); // MQTT-4.12.0-1
@@ -277,7 +277,7 @@ void on_connect(connection_actor_t* self, codec::connect& c) {
     return;
   }
   bool& assigned = self->state.assigned;
-  auto rc = validate_connect(c, args.limits, assigned);
+  auto rc = validate_connect(c, *args.limits, assigned);
   if (rc != reason_code::success) {
     refuse(self, c, rc);
     return;

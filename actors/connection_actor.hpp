@@ -36,7 +36,7 @@ struct connection_args {
   transport::link_ptr link;
   std::shared_ptr<link_bridge> bridge;
   caf::actor registry;
-  session_limits limits;
+  std::shared_ptr<const session_limits> limits; ///< shared by every link (never null)
   bool allow_anonymous = true;
   std::shared_ptr<authenticator> auth; ///< may be null: then only anonymous rules apply
   /// A verified TLS client certificate's identity (CN) is the username, and no password is

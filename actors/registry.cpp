@@ -44,8 +44,9 @@ void forget_stored(registry_actor* self, const std::string& client_id) {
   store->submit(std::move(b));
 }
 
-registry_state::entry& create_session(registry_actor* self, const std::string& client_id,
-                                      std::shared_ptr<restored_session> restored = nullptr) {
+/// Spawns the session of `client_id` into its (new or reused) entry.
+void start_session(registry_actor* self, const std::string& client_id, registry_state::entry& e,
+                   std::shared_ptr<restored_session> restored = nullptr) {
   auto& st = self->state;
   session_spawn_args a;
   a.client_id = client_id;
@@ -61,8 +62,13 @@ registry_state::entry& create_session(registry_actor* self, const std::string& c
   auto session = spawn_session(self->system(), std::move(a));
   self->monitor(session);
   st.by_addr[session.address()] = client_id;
-  auto& e = st.sessions[client_id];
   e = registry_state::entry{session, st.next_session_id - 1, 0};
+}
+
+registry_state::entry& create_session(registry_actor* self, const std::string& client_id,
+                                      std::shared_ptr<restored_session> restored) {
+  auto& e = self->state.sessions[client_id];
+  start_session(self, client_id, e, std::move(restored));
   return e;
 }
 
@@ -72,25 +78,23 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
     req.link->close();
     return;
   }
-  const auto client_id = req.packet.client_id;
+  const auto& client_id = req.packet.client_id;
   bool present = false;
   caf::actor replaced;
-  auto it = st.sessions.find(client_id);
-  if (it != st.sessions.end() && req.packet.clean_start) {
-    // Clean Start: the old session ends (its connection is taken over first).
-    replaced = it->second.session;
-    st.by_addr.erase(it->second.session.address());
-    st.sessions.erase(it);
+  auto [it, fresh] = st.sessions.try_emplace(client_id); // one lookup for a new client id
+  auto* e = &it->second;
+  if (!fresh && req.packet.clean_start) {
+    // Clean Start: the old session ends (its connection is taken over first); its entry
+    // gets the new session.
+    replaced = e->session;
+    st.by_addr.erase(e->session.address());
     forget_stored(self, client_id);
-    it = st.sessions.end();
+    fresh = true;
   }
-  registry_state::entry* e;
-  if (it == st.sessions.end()) {
-    e = &create_session(self, client_id);
-  } else {
-    e = &it->second;
+  if (fresh)
+    start_session(self, client_id, *e);
+  else
     present = true; // MQTT-3.2.2-2
-  }
   attach_request a;
   a.attach_count = ++e->attach_count;
   a.session_present = present;

@@ -246,9 +246,12 @@ bool broker::start() {
   if (s.max_connect_rate_per_ip > 0)
     connect_rate = std::make_shared<actors::per_ip_rate_limiter>(s.max_connect_rate_per_ip);
   std::chrono::milliseconds connect_timeout = std::chrono::seconds{s.connect_timeout};
-  auto make_on_accept = [&sys, registry, limits, allow_anonymous, access, connect_rate,
+  // One copy of the limits for every link (the handshake of each link only reads them).
+  auto shared_limits = std::make_shared<const actors::session_limits>(limits);
+  auto make_on_accept = [&sys, registry, shared_limits, allow_anonymous, access, connect_rate,
                          connect_timeout](bool identity_as_username) {
-    return [&sys, registry, limits, allow_anonymous, access, connect_rate, identity_as_username,
+    return [&sys, registry, shared_limits, allow_anonymous, access, connect_rate,
+            identity_as_username,
             connect_timeout](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
       auto bridge = std::make_shared<actors::link_bridge>(link->id());
@@ -257,7 +260,7 @@ bool broker::start() {
       a->link = link;
       a->bridge = bridge; // a cycle until the CONNECT is decided (the bridge drops `a` then)
       a->registry = registry;
-      a->limits = limits;
+      a->limits = shared_limits;
       a->allow_anonymous = allow_anonymous;
       a->auth = access;
       a->identity_as_username = identity_as_username;
