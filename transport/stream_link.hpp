@@ -333,7 +333,13 @@ private:
     reading_ = true;
     if constexpr (ops::can_wait_readable) {
       // Read first (bytes may have arrived while reading was paused), wait only once the
-      // socket is empty: see read_now(). Posted, so a flooding client cannot recurse.
+      // socket is empty: see read_now(). Posted, so a flooding client cannot recurse; only
+      // the resume after CONNACK, itself a posted handler, reads in place (once).
+      if (read_in_place_) {
+        read_in_place_ = false;
+        read_now();
+        return;
+      }
       asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->read_now(); });
     } else {
       auto space = rbuf_.prepare();
@@ -604,7 +610,9 @@ private:
     if (resume_request_.exchange(false, std::memory_order_acq_rel)) {
       awaiting_connect_ack_ = false;
       pause_after_one_ = false;
+      read_in_place_ = true;
       decode_and_continue();
+      read_in_place_ = false;
     }
   }
 
@@ -773,6 +781,7 @@ private:
   bool closing_ = false;
   bool finished_ = false;
   bool graceful_after_read_ = false;
+  bool read_in_place_ = false; ///< the next start_read() may read without a post (see there)
   close_info pending_close_;
   clock::time_point last_packet_;
   std::chrono::milliseconds keepalive_{0};
