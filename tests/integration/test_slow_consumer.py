@@ -76,3 +76,44 @@ def test_stalled_subscriber_does_not_block_fast_one(broker):
     pub.close()
     fast.disconnect()
     stalled.close()
+
+
+@pytest.mark.broker_opts(max_write_buffer=64 * 1024 * 1024, max_queued_messages=5000,
+                         log_level="info")
+def test_reader_that_pauses_gets_every_message_in_order(broker):
+    """8 MB for readers that do not read: more than the kernel buffers of their sockets, so
+    the broker's sends are partial and the rest waits in its queue, with later messages behind
+    it. Once they read, each gets every message, whole and in order (MQTT-4.6.0-6 for one
+    publisher on one topic): QoS 0, and QoS 1 whose in-flight window refills as it acks."""
+    count, size = 2000, 4096
+    readers = {}
+    for qos in (0, 1):
+        r = raw.RawClient(broker.host, broker.port, rcvbuf=4096)
+        r.connect_ok(unique_id("pausing-q%d" % qos))
+        assert r.subscribe([("pause/t", qos)]).codes == [qos]
+        readers[qos] = r
+    pub = raw.RawClient(broker.host, broker.port)
+    pub.connect_ok(unique_id("pub"))
+    for i in range(count):
+        body = b"%08d" % i
+        pub.send(raw.publish("pause/t", body + b"." * (size - len(body)), qos=1,
+                             packet_id=i % 65535 + 1))
+    acks = [pkt.packet_id for pkt in (pub.recv_packet(timeout=10) for _ in range(count))]
+    assert acks == [i % 65535 + 1 for i in range(count)]  # the broker has taken them all
+    time.sleep(0.5)  # ... and tried to send them to readers that are not reading
+
+    for qos, r in readers.items():
+        seen = []
+        deadline = time.monotonic() + 30
+        while len(seen) < count and time.monotonic() < deadline:
+            pkt = r.recv_packet(timeout=10)
+            if pkt.type != raw.PUBLISH:
+                continue
+            assert len(pkt.payload) == size, (qos, len(seen), len(pkt.payload))
+            seen.append(int(pkt.payload[:8]))
+            if qos == 1:
+                r.send(raw.puback(pkt.packet_id))
+        assert seen == list(range(count)), "qos %d: got %d, first out of order at %r" % (
+            qos, len(seen), next((k for k, v in enumerate(seen) if v != k), None))
+        r.close()
+    pub.close()
