@@ -1,6 +1,7 @@
 #include "config/acl.hpp"
 
 #include "codec/topic.hpp"
+#include "config/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -47,20 +48,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-/// The levels of a topic or filter ("a/b" -> {"a", "b"}, "" -> {""}).
-std::vector<std::string_view> levels(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (true) {
-    auto pos = s.find('/', start);
-    if (pos == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
 
 bool is_wildcard(std::string_view level) {
   return level == "+" || level == "#";
@@ -116,8 +103,8 @@ std::optional<std::string> expand(const std::string& filter, std::string_view cl
 } // namespace
 
 bool filter_covers(std::string_view outer, std::string_view inner) noexcept {
-  auto o = levels(outer);
-  auto in = levels(inner);
+  auto o = split(outer, '/');
+  auto in = split(inner, '/');
   for (std::size_t k = 0;; ++k) {
     if (k == o.size())
       return k == in.size();
@@ -140,8 +127,8 @@ bool filter_covers(std::string_view outer, std::string_view inner) noexcept {
 }
 
 bool filters_intersect(std::string_view a, std::string_view b) noexcept {
-  auto x = levels(a);
-  auto y = levels(b);
+  auto x = split(a, '/');
+  auto y = split(b, '/');
   for (std::size_t k = 0;; ++k) {
     bool x_end = k == x.size();
     bool y_end = k == y.size();

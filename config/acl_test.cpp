@@ -2,6 +2,7 @@
 // x 1/2/3), %c/%u substitution, wildcard semantics for publish and subscribe, first match
 // wins, default deny, comments and blank lines, and parse errors with line numbers.
 #include "config/acl.hpp"
+#include "config/text.hpp"
 
 #include "config/test_util.hpp"
 
@@ -405,3 +406,11 @@ TEST(Acl, FiltersIntersect) {
 
 } // namespace
 } // namespace colony::config
+
+TEST(ConfigText, SplitKeepsEmptyParts) {
+  using colony::config::split;
+  EXPECT_EQ(split("a/b", '/'), (std::vector<std::string_view>{"a", "b"}));
+  EXPECT_EQ(split("", '/'), (std::vector<std::string_view>{""}));
+  EXPECT_EQ(split("$7$101$", '$'), (std::vector<std::string_view>{"", "7", "101", ""}));
+  EXPECT_EQ(split("n=u,r=x", ','), (std::vector<std::string_view>{"n=u", "r=x"}));
+}

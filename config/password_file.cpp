@@ -1,5 +1,7 @@
 #include "config/password_file.hpp"
 
+#include "config/text.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -75,20 +77,6 @@ bool pbkdf2_sha512(std::string_view password, std::string_view salt, unsigned it
          == 1;
 }
 
-/// Splits "a$b$c" at '$'.
-std::vector<std::string_view> split_dollar(std::string_view s) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (true) {
-    auto pos = s.find('$', start);
-    if (pos == std::string_view::npos) {
-      parts.push_back(s.substr(start));
-      return parts;
-    }
-    parts.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
 
 /// The user name of a password-file line, or nullopt for blank and comment lines.
 std::optional<std::string_view> line_user(std::string_view line) {
@@ -219,7 +207,7 @@ std::optional<std::string> base64_decode(std::string_view text) {
 
 std::optional<password_hash> password_hash::parse(std::string_view text, std::string& error) {
   // "$7$iter$salt$hash" splits into "", "7", iter, salt, hash; "$6$salt$hash" into "", "6", ...
-  auto parts = split_dollar(text);
+  auto parts = split(text, '$');
   if (parts.size() >= 2 && parts[0].empty() && parts[1] == "scram-sha-256")
     return parse_scram_sha256(parts, error);
   if (parts.size() < 2 || !parts[0].empty() || (parts[1] != "6" && parts[1] != "7")) {

@@ -1,5 +1,7 @@
 #include "config/scram.hpp"
 
+#include "config/text.hpp"
+
 #include "config/password_file.hpp"
 
 #include <openssl/crypto.h>
@@ -48,20 +50,6 @@ std::string random_bytes(std::size_t n) {
   return out;
 }
 
-/// Splits "a=1,b=2" at ','.
-std::vector<std::string_view> split_comma(std::string_view s) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  while (true) {
-    auto pos = s.find(',', start);
-    if (pos == std::string_view::npos) {
-      parts.push_back(s.substr(start));
-      return parts;
-    }
-    parts.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
 
 /// The value of "k=value" if the attribute's name is `k`.
 std::optional<std::string_view> attr(std::string_view part, char k) {
@@ -188,7 +176,7 @@ scram_server::result scram_server::step(std::string_view msg) {
 
 scram_server::result scram_server::on_client_first(std::string_view msg) {
   // gs2-header: gs2-cbind-flag "," [ authzid ] ","
-  auto parts = split_comma(msg);
+  auto parts = split(msg, ',');
   if (parts.size() < 4)
     return fail("malformed client-first-message");
   auto flag = parts[0];
@@ -238,7 +226,7 @@ scram_server::result scram_server::on_client_final(std::string_view msg) {
   if (proof_at == std::string_view::npos)
     return fail("client-final-message without a proof");
   auto without_proof = msg.substr(0, proof_at);
-  auto parts = split_comma(without_proof);
+  auto parts = split(without_proof, ',');
   if (parts.size() < 2)
     return fail("malformed client-final-message");
   auto c = attr(parts[0], 'c');
