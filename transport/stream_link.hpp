@@ -258,9 +258,9 @@ public:
         }
       }
       pending_.push_back(std::move(bytes));
-      if (write_scheduled_)
+      if (service_posted_)
         return;
-      write_scheduled_ = true;
+      service_posted_ = true;
     }
     post_service();
   }
@@ -579,13 +579,13 @@ private:
   // keep-alive, the CONNACK, resume decoding). They share one post to the I/O thread: every
   // post allocates and may have to wake the I/O thread.
 
-  /// Makes sure one service() is posted (write_scheduled_ says one is on its way).
+  /// Makes sure one service() is posted (service_posted_ says one is on its way).
   void schedule_service() {
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
-      if (write_scheduled_)
+      if (service_posted_)
         return;
-      write_scheduled_ = true;
+      service_posted_ = true;
     }
     post_service();
   }
@@ -599,7 +599,7 @@ private:
   void service() {
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
-      write_scheduled_ = false;
+      service_posted_ = false;
     }
     if (int s = keepalive_request_.exchange(-1, std::memory_order_acq_rel); s >= 0) {
       keepalive_ = std::chrono::milliseconds{s * 1500};
@@ -621,7 +621,6 @@ private:
   void start_write() {
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
-      write_scheduled_ = false;
       if (finished_) {
         pending_.clear();
         return;
@@ -790,7 +789,7 @@ private:
   // Write state.
   std::mutex write_mtx_;
   std::vector<std::vector<std::uint8_t>> pending_;   // guarded by write_mtx_
-  bool write_scheduled_ = false;                     // guarded by write_mtx_
+  bool service_posted_ = false;                      // guarded by write_mtx_
   bool direct_ok_ = true; // guarded by write_mtx_: the socket is open, no close has begun
   bool writing_ = false;                             // guarded by write_mtx_
   std::vector<std::vector<std::uint8_t>> in_flight_; // I/O thread
