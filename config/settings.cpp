@@ -193,10 +193,14 @@ public:
 
     auto& runtime = group("Runtime");
     add(runtime, "io-threads", kind::count, po::value(&s.io_threads)->default_value(s.io_threads),
-        "network I/O threads (0 = automatic)");
+        "network I/O threads (0 = automatic: one per core with scheduler io, a quarter of the "
+        "cores with scheduler pool)");
+    add(runtime, "scheduler", kind::text, po::value(&s.scheduler)->default_value(s.scheduler),
+        "where actors run: io (on the I/O threads: a packet is handled on the thread that read "
+        "it) or pool (on separate CAF worker threads)");
     add(runtime, "worker-threads", kind::count,
         po::value(&s.worker_threads)->default_value(s.worker_threads),
-        "actor scheduler threads (0 = automatic: cores minus I/O threads)");
+        "CAF worker threads with scheduler pool (0 = automatic: cores minus I/O threads)");
     add(runtime, "shards", kind::count, po::value(&s.shards)->default_value(s.shards),
         "topic shard actors (0 = automatic)");
     add(runtime, "sys-interval", kind::count,
@@ -500,6 +504,8 @@ std::vector<std::string> validate(const settings& s) {
   if (std::find(std::begin(levels), std::end(levels), s.log_level) == std::end(levels))
     problems.push_back("'log-level': '" + s.log_level
                        + "' is not one of trace, debug, info, warn, error");
+  if (s.scheduler != "io" && s.scheduler != "pool")
+    problems.push_back("'scheduler': '" + s.scheduler + "' is not one of io, pool");
   if (s.log_format != "auto" && s.log_format != "json" && s.log_format != "text")
     problems.push_back("'log-format': '" + s.log_format + "' is not one of auto, json, text");
   if (s.ws_path.empty() || s.ws_path.front() != '/')

@@ -73,7 +73,9 @@ struct settings {
   std::string log_format = "auto";
   // -- runtime --
   std::size_t io_threads = 0;     ///< 0 = automatic
-  std::size_t worker_threads = 0; ///< CAF scheduler threads, 0 = automatic
+  std::size_t worker_threads = 0; ///< CAF worker threads (scheduler "pool"), 0 = automatic
+  /// Where actors run: "io" (on the I/O threads) or "pool" (CAF's own worker threads).
+  std::string scheduler = "io";
   std::size_t shards = 0;         ///< topic shard actors, 0 = automatic
   std::size_t sys_interval = 10;  ///< seconds between $SYS statistics
   bool sys_notices = true;

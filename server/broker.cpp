@@ -3,6 +3,7 @@
 #include "server/access.hpp"
 
 #include "actors/connection_actor.hpp"
+#include "actors/io_scheduler.hpp"
 #include "actors/link_bridge.hpp"
 #include "actors/persist.hpp"
 #include "actors/registry.hpp"
@@ -13,6 +14,7 @@
 #include "metrics/stats.hpp"
 #include "persistence/store.hpp"
 #include "server/admin_api.hpp"
+#include "transport/io_pool.hpp"
 #include "transport/server.hpp"
 
 #include <caf/all.hpp>
@@ -30,17 +32,24 @@ namespace colony::server {
 namespace {
 
 struct thread_plan {
+  bool actors_on_io = true; ///< scheduler "io": no worker threads of their own
   std::size_t io;
-  std::size_t workers;
+  std::size_t workers; ///< threads that run actors (the I/O threads with scheduler "io")
   std::size_t shards;
 };
 
 thread_plan plan_threads(const config::settings& s) {
   std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   thread_plan p;
-  p.io = s.io_threads ? s.io_threads : std::max<std::size_t>(1, cores / 4);
-  p.workers = s.worker_threads ? s.worker_threads
-                               : std::max<std::size_t>(1, cores > p.io ? cores - p.io : 1);
+  p.actors_on_io = s.scheduler != "pool";
+  if (p.actors_on_io) {
+    p.io = s.io_threads ? s.io_threads : cores;
+    p.workers = p.io;
+  } else {
+    p.io = s.io_threads ? s.io_threads : std::max<std::size_t>(1, cores / 4);
+    p.workers = s.worker_threads ? s.worker_threads
+                                 : std::max<std::size_t>(1, cores > p.io ? cores - p.io : 1);
+  }
   p.shards = s.shards ? s.shards : std::max<std::size_t>(4, p.workers * 2);
   return p;
 }
@@ -69,6 +78,12 @@ actors::session_limits limits_from(const config::settings& s) {
 struct broker::impl {
   explicit impl(config::settings s) : settings(std::move(s)), plan(plan_threads(settings)) {
     cfg.set("scheduler.max-threads", plan.workers);
+    if (plan.actors_on_io) {
+      io = std::make_shared<transport::io_pool>(plan.io);
+      actors::use_io_scheduler(cfg, io);
+      // An actor hands its thread back to the I/O after this many messages.
+      cfg.set("scheduler.max-throughput", std::size_t{256});
+    }
     // An idle CAF worker first polls its queue 500 times with 50 µs sleeps (~25 ms; each sleep
     // is a context switch, and a job that arrives meanwhile waits out the sleep, ~100 µs with
     // timer slack) before it waits on a condition variable that enqueueing signals. Skip
@@ -79,6 +94,9 @@ struct broker::impl {
 
   config::settings settings;
   thread_plan plan;
+  /// The I/O threads, which run the actors too (scheduler "io"); null with scheduler "pool".
+  /// Declared before the actor system: its scheduler stops the threads when the system goes.
+  std::shared_ptr<transport::io_pool> io;
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
   std::vector<caf::actor> shards;
@@ -143,7 +161,7 @@ bool broker::start() {
                         : "starting colony",
             {{"version", COLONY_VERSION}, {"host", s.host},
              {"allow_anonymous", d.allow_anonymous}, {"io_threads", d.plan.io},
-             {"worker_threads", d.plan.workers}, {"shards", d.plan.shards}});
+             {"scheduler", d.settings.scheduler}, {"worker_threads", d.plan.workers}, {"shards", d.plan.shards}});
   std::vector<std::string> auth_errors;
   d.access = std::make_shared<access_control>(s, d.allow_anonymous, auth_errors);
   if (!auth_errors.empty()) {
@@ -192,6 +210,7 @@ bool broker::start() {
 
   transport::transport_options topts;
   topts.io_threads = d.plan.io;
+  topts.pool = d.io;
   topts.max_packet_size = s.max_packet_size;
   topts.connect_timeout = std::chrono::seconds{s.connect_timeout};
   topts.max_write_buffer = s.max_write_buffer;

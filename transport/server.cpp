@@ -1,6 +1,7 @@
 #include "transport/server.hpp"
 
 #include "transport/detail.hpp"
+#include "transport/io_pool.hpp"
 #include "transport/stream_link.hpp"
 #include "metrics/stats.hpp"
 
@@ -37,21 +38,16 @@ struct server::impl {
     std::shared_ptr<std::atomic<std::size_t>> open;
   };
 
-  explicit impl(transport_options opts) : options(std::move(opts)) {
-    if (options.io_threads == 0)
-      options.io_threads = 1;
-    for (std::size_t i = 0; i < options.io_threads; ++i) {
-      contexts.push_back(std::make_unique<asio::io_context>(1));
-      guards.emplace_back(asio::make_work_guard(*contexts.back()));
-      wheels.push_back(std::make_unique<detail::keepalive_wheel>(*contexts.back()));
-    }
-    watch_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
+  explicit impl(transport_options opts) : options(std::move(opts)), pool(options.pool) {
+    own_pool = !pool;
+    if (own_pool)
+      pool = std::make_shared<io_pool>(options.io_threads);
+    options.io_threads = pool->size();
+    watch_timer = std::make_unique<asio::steady_timer>(first_context());
   }
 
-  asio::io_context& next_context() {
-    auto i = next.fetch_add(1, std::memory_order_relaxed) % contexts.size();
-    return *contexts[i];
-  }
+  asio::io_context& first_context() { return pool->context(0); }
+  asio::io_context& next_context() { return pool->next(); }
 
   void event(event_level level, std::string_view msg, std::string_view listener,
              std::string_view detail) {
@@ -92,7 +88,7 @@ struct server::impl {
   /// Accept failed (e.g. out of file descriptors): retry a little later instead of spinning.
   void pause_on_error(listener& l, const boost::system::error_code& ec) {
     event(event_level::warn, "accept failed", l.options.name, ec.message());
-    auto timer = std::make_shared<asio::steady_timer>(*contexts[0], std::chrono::milliseconds{100});
+    auto timer = std::make_shared<asio::steady_timer>(first_context(), std::chrono::milliseconds{100});
     timer->async_wait([this, &l, timer](boost::system::error_code wait_ec) {
       if (wait_ec)
         return;
@@ -235,16 +231,14 @@ struct server::impl {
   }
 
   transport_options options;
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
-  /// One keep-alive wheel per I/O thread (declared after contexts: destroyed before them).
-  std::vector<std::unique_ptr<detail::keepalive_wheel>> wheels;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
-  std::vector<std::thread> threads;
+  /// The I/O threads (declared first: the sockets below need its contexts until they go).
+  std::shared_ptr<io_pool> pool;
+  bool own_pool = false; ///< made here (no pool in the options): stop() ends its threads
+  bool started = false;
   std::vector<std::unique_ptr<listener>> listeners;
   std::unique_ptr<detail::tls_store> tls;
   std::unique_ptr<asio::steady_timer> watch_timer; // file-change polling for TLS rotation
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> next{0};
   std::atomic<std::uint64_t> next_id{1};
   mutable std::mutex mtx;
   std::unordered_map<std::uint64_t, std::weak_ptr<detail::link_base>> links;
@@ -299,7 +293,7 @@ int server::add_listener(const listener_options& options, accept_handler on_acce
     struct stat st {};
     if (::lstat(options.socket_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
       ::unlink(options.socket_path.c_str());
-    auto& acc = l->unix_acceptor.emplace(*impl_->contexts[0]);
+    auto& acc = l->unix_acceptor.emplace(impl_->first_context());
     unix_proto::endpoint ep{options.socket_path};
     acc.open(ep.protocol(), ec);
     if (!ec)
@@ -323,7 +317,7 @@ int server::add_listener(const listener_options& options, accept_handler on_acce
     error = "invalid address '" + options.host + "': " + ec.message();
     return -1;
   }
-  auto& acc = l->tcp_acceptor.emplace(*impl_->contexts[0]);
+  auto& acc = l->tcp_acceptor.emplace(impl_->first_context());
   tcp::endpoint ep{addr, static_cast<std::uint16_t>(options.port)};
   acc.open(ep.protocol(), ec);
   if (!ec)
@@ -344,23 +338,16 @@ int server::add_listener(const listener_options& options, accept_handler on_acce
 }
 
 void server::start() {
+  impl_->started = true;
   impl_->watch_tls();
-  for (std::size_t i = 0; i < impl_->contexts.size(); ++i) {
-    auto* c = impl_->contexts[i].get();
-    auto* wheel = impl_->wheels[i].get();
-    impl_->threads.emplace_back([c, wheel] {
-      detail::keepalive_wheel::current() = wheel;
-      c->run();
-      detail::keepalive_wheel::current() = nullptr;
-    });
-  }
+  impl_->pool->start();
 }
 
 void server::stop_accepting() {
   impl_->stopping = true;
-  asio::post(*impl_->contexts[0], [d = impl_.get()] { d->watch_timer->cancel(); });
+  asio::post(impl_->first_context(), [d = impl_.get()] { d->watch_timer->cancel(); });
   for (auto& l : impl_->listeners) {
-    asio::post(*impl_->contexts[0], [lp = l.get()] {
+    asio::post(impl_->first_context(), [lp = l.get()] {
       boost::system::error_code ec;
       if (lp->tcp_acceptor)
         lp->tcp_acceptor->close(ec);
@@ -385,17 +372,18 @@ void server::close_all() {
 }
 
 void server::stop() {
-  impl_->stopping = true;
-  if (impl_->threads.empty())
+  if (!impl_->started)
     return;
-  for (auto& g : impl_->guards)
-    g.reset();
-  for (auto& ctx : impl_->contexts)
-    ctx->stop();
-  for (auto& t : impl_->threads)
-    if (t.joinable())
-      t.join();
-  impl_->threads.clear();
+  impl_->started = false;
+  if (!impl_->own_pool) {
+    // The threads are shared (the broker's actors run on them) and go on: close the acceptors
+    // on them, and keep the listeners until the server goes (their handlers may be queued).
+    stop_accepting();
+    impl_->pool->barrier();
+    return;
+  }
+  impl_->stopping = true;
+  impl_->pool->stop();
   for (auto& l : impl_->listeners)
     if (l->unix_acceptor)
       ::unlink(l->options.socket_path.c_str());

@@ -33,7 +33,13 @@ struct transport_event {
 
 using event_handler = std::function<void(const transport_event&)>;
 
+class io_pool;
+
 struct transport_options {
+  /// The I/O threads to run on (shared with the broker's actor scheduler); null: the server
+  /// makes its own pool of io_threads threads. A shared pool must be stopped before the server
+  /// is destroyed.
+  std::shared_ptr<io_pool> pool;
   std::size_t io_threads = 1;
   /// Largest inbound packet before CONNECT sets a tighter limit (MQTT 5 Maximum Packet Size).
   std::size_t max_packet_size = 1024 * 1024;
@@ -113,7 +119,8 @@ public:
   void stop_accepting();
   /// Closes every open link (each handler sees on_close(shutdown)).
   void close_all();
-  /// Joins the I/O threads. Call after close_all().
+  /// Joins the I/O threads (its own pool), or closes the listeners and lets a shared pool run
+  /// on. Call after close_all().
   void stop();
 
   /// Open links right now (connections still in their TLS/WebSocket handshake not included).
