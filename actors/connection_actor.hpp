@@ -2,7 +2,7 @@
 // authentication, the refusing CONNACK, or the hand-over to the session registry. A CONNECT
 // without credentials to check is decided on the I/O thread that decoded it (no actor, no hop).
 // One with a username to verify (password hashing, an HTTP hook) or an Authentication Method
-// (the AUTH exchange of MQTT 5 §4.12) gets a short-lived connection actor on a CAF worker, which
+// (the AUTH exchange of MQTT 5 §4.12) gets a short-lived connection actor, which
 // ends once the CONNECT is answered. The session actor then owns the link, so an idle
 // connection costs one actor (its session).
 #pragma once

@@ -9,7 +9,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace colony::actors {
@@ -47,6 +49,47 @@ private:
 
   asio::io_context& ctx_;
   std::size_t throughput_;
+};
+
+/// CAF's clock, except that an actor which never set a timeout does not cost a wake-up of the
+/// clock thread when it terminates (CAF cancels every terminating actor's timeouts: a session
+/// of a short-lived client would wake the clock thread once per disconnect for nothing).
+class lazy_cancel_clock final : public caf::detail::thread_safe_actor_clock {
+public:
+  using super = caf::detail::thread_safe_actor_clock;
+
+  void set_ordinary_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                            std::uint64_t id) override {
+    note(self);
+    super::set_ordinary_timeout(t, self, type, id);
+  }
+  void set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) override {
+    note(self);
+    super::set_request_timeout(t, self, id);
+  }
+  void set_multi_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                         std::uint64_t id) override {
+    note(self);
+    super::set_multi_timeout(t, self, type, id);
+  }
+  void cancel_timeouts(caf::abstract_actor* self) override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (with_timeouts_.erase(self) == 0)
+        return;
+    }
+    super::cancel_timeouts(self);
+  }
+
+private:
+  void note(caf::abstract_actor* self) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    with_timeouts_.insert(self);
+  }
+
+  std::mutex mtx_;
+  /// Actors that set a timeout since they started (until they terminate).
+  std::unordered_set<caf::abstract_actor*> with_timeouts_;
 };
 
 class io_coordinator final : public caf::scheduler::abstract_coordinator {
@@ -93,12 +136,12 @@ public:
     units_[i]->exec_later(job);
   }
 
-  caf::detail::thread_safe_actor_clock& clock() noexcept override { return clock_; }
+  caf::actor_clock& clock() noexcept override { return clock_; }
 
 private:
   std::shared_ptr<transport::io_pool> pool_;
   std::vector<std::unique_ptr<io_unit>> units_;
-  caf::detail::thread_safe_actor_clock clock_;
+  lazy_cancel_clock clock_;
   std::thread timer_;
 };
 

@@ -4,6 +4,11 @@
 // doubles only when one incomplete packet fills it (bounded by `max`, which the caller sets from
 // the packet size limit), and goes back to nothing (release_if_empty) or to `initial`
 // (shrink) once drained.
+//
+// Buffers of the common size (`initial`) come from a small per-thread stock of free blocks: a
+// link takes one for each read and gives it back when the socket is empty, and an allocator
+// would otherwise see a 4 KB malloc/free per read — past its small-object caches, and on a
+// connect, a freed block that long-lived objects split up, so the next one grows the heap.
 #pragma once
 
 #include <algorithm>
@@ -15,11 +20,59 @@
 
 namespace colony::transport {
 
+namespace detail {
+
+/// Free blocks of one size, per thread (the size of the first block given back).
+class block_stock {
+public:
+  static constexpr std::size_t capacity = 32;
+
+  static std::uint8_t* take(std::size_t n) {
+    auto& s = mine();
+    if (s.count_ > 0 && s.size_ == n)
+      return s.blocks_[--s.count_];
+    return new std::uint8_t[n];
+  }
+
+  static void give(std::uint8_t* p, std::size_t n) noexcept {
+    auto& s = mine();
+    if (s.count_ == 0)
+      s.size_ = n;
+    if (s.size_ == n && s.count_ < capacity)
+      s.blocks_[s.count_++] = p;
+    else
+      delete[] p;
+  }
+
+  /// Blocks held by the calling thread (tests).
+  static std::size_t held() noexcept { return mine().count_; }
+
+  ~block_stock() {
+    for (std::size_t i = 0; i < count_; ++i)
+      delete[] blocks_[i];
+  }
+
+private:
+  static block_stock& mine() noexcept {
+    thread_local block_stock stock;
+    return stock;
+  }
+
+  std::uint8_t* blocks_[capacity] = {};
+  std::size_t count_ = 0;
+  std::size_t size_ = 0;
+};
+
+} // namespace detail
+
 class read_buffer {
 public:
   /// `initial`: bytes allocated for the first read; `max`: largest size it grows to.
   read_buffer(std::size_t initial, std::size_t max) noexcept
     : initial_(std::max<std::size_t>(initial, 1)), max_(std::max(max, initial_)) {}
+  ~read_buffer() { free_data(); }
+  read_buffer(const read_buffer&) = delete;
+  read_buffer& operator=(const read_buffer&) = delete;
 
   /// Space for the next read: never empty. Allocates `initial` bytes if nothing is held;
   /// when the end is reached, moves the unread bytes to the front, or, if they already start
@@ -36,7 +89,7 @@ public:
         reallocate(next > capacity_ ? next : capacity_ + 8);
       }
     }
-    return {data_.get() + end_, capacity_ - end_};
+    return {data_ + end_, capacity_ - end_};
   }
 
   /// `n` bytes were written into the span prepare() returned.
@@ -44,7 +97,7 @@ public:
 
   /// The unread bytes.
   std::span<const std::uint8_t> data() const noexcept {
-    return {data_.get() + begin_, end_ - begin_};
+    return {data_ + begin_, end_ - begin_};
   }
 
   /// `n` bytes were decoded. When nothing is left, the next read starts at the front again;
@@ -67,7 +120,7 @@ public:
   /// into prepare()'s span.
   void release_if_empty() noexcept {
     if (empty() && data_) {
-      data_.reset();
+      free_data();
       capacity_ = begin_ = end_ = 0;
     }
   }
@@ -80,18 +133,33 @@ public:
   }
 
 private:
+  std::uint8_t* new_block(std::size_t n) const {
+    return n == initial_ ? detail::block_stock::take(n) : new std::uint8_t[n];
+  }
+
+  void free_data() noexcept {
+    if (!data_)
+      return;
+    if (capacity_ == initial_)
+      detail::block_stock::give(data_, capacity_);
+    else
+      delete[] data_;
+    data_ = nullptr;
+  }
+
   void allocate(std::size_t n) {
-    data_ = std::make_unique_for_overwrite<std::uint8_t[]>(n);
+    data_ = new_block(n);
     capacity_ = n;
     begin_ = end_ = 0;
   }
 
   void reallocate(std::size_t n) {
-    auto fresh = std::make_unique_for_overwrite<std::uint8_t[]>(n);
+    auto* fresh = new_block(n);
     auto held = size();
     if (held > 0)
-      std::memcpy(fresh.get(), data_.get() + begin_, held);
-    data_ = std::move(fresh);
+      std::memcpy(fresh, data_ + begin_, held);
+    free_data();
+    data_ = fresh;
     capacity_ = n;
     begin_ = 0;
     end_ = held;
@@ -100,14 +168,14 @@ private:
   void compact() noexcept {
     auto held = size();
     if (held > 0 && begin_ > 0)
-      std::memmove(data_.get(), data_.get() + begin_, held);
+      std::memmove(data_, data_ + begin_, held);
     begin_ = 0;
     end_ = held;
   }
 
   std::size_t initial_;
   std::size_t max_;
-  std::unique_ptr<std::uint8_t[]> data_;
+  std::uint8_t* data_ = nullptr; ///< from new_block(capacity_)
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;

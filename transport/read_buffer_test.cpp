@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 namespace colony::transport {
@@ -111,6 +113,46 @@ TEST(ReadBuffer, CommitNeverPassesTheEnd) {
   b.prepare();
   b.commit(100);
   EXPECT_EQ(b.size(), 8u);
+}
+
+TEST(ReadBuffer, ReleasedBlockIsReusedByTheNextLinkOnTheThread) {
+  // Run on a fresh thread: its stock starts empty.
+  std::thread([] {
+    const std::uint8_t* first = nullptr;
+    {
+      read_buffer a{4096, 1 << 20};
+      first = a.prepare().data();
+      a.release_if_empty();
+      EXPECT_EQ(detail::block_stock::held(), 1u);
+    }
+    read_buffer b{4096, 1 << 20};
+    EXPECT_EQ(b.prepare().data(), first); // no allocation: the stocked block
+    EXPECT_EQ(detail::block_stock::held(), 0u);
+    fill(b, iota_bytes(100));
+    EXPECT_EQ(b.data()[99], 99);
+  }).join();
+}
+
+TEST(ReadBuffer, StockIsBoundedAndKeepsOnlyTheCommonSize) {
+  std::thread([] {
+    {
+      std::vector<std::unique_ptr<read_buffer>> links;
+      for (std::size_t i = 0; i < detail::block_stock::capacity + 10; ++i) {
+        links.push_back(std::make_unique<read_buffer>(4096, 1 << 20));
+        links.back()->prepare();
+      }
+    } // all destroyed holding a block: only `capacity` are kept
+    EXPECT_EQ(detail::block_stock::held(), detail::block_stock::capacity);
+    {
+      read_buffer grown{4096, 1 << 20};
+      for (int i = 0; i < 3; ++i) { // one packet larger than the buffer: it doubles
+        auto space = grown.prepare();
+        grown.commit(space.size());
+      }
+      EXPECT_GT(grown.capacity(), 4096u);
+    } // a grown buffer is freed, not stocked (the stock took one block for its first read)
+    EXPECT_EQ(detail::block_stock::held(), detail::block_stock::capacity);
+  }).join();
 }
 
 } // namespace
