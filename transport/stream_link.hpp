@@ -335,6 +335,14 @@ private:
       // Read first (bytes may have arrived while reading was paused), wait only once the
       // socket is empty: see read_now(). Posted, so a flooding client cannot recurse; only
       // the resume after CONNACK, itself a posted handler, reads in place (once).
+      if (short_read_) {
+        // The read in this handler took less than it asked for: the socket was empty then,
+        // so wait for readability without another recv() that would only say EAGAIN. Safe
+        // for the same reason as in read_now(): nothing can consume an edge in between.
+        short_read_ = false;
+        wait_readable();
+        return;
+      }
       if (read_in_place_) {
         read_in_place_ = false;
         read_now();
@@ -364,18 +372,27 @@ private:
     boost::system::error_code ec;
     auto n = stream_.read_some(asio::buffer(space.data(), space.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      rbuf_.release_if_empty();
-      ops::socket(stream_).async_wait(
-        asio::socket_base::wait_read,
-        exact_alloc([self = this->shared_from_this()](boost::system::error_code wait_ec) {
-          if (wait_ec || self->finished_)
-            self->on_read(wait_ec, 0);
-          else
-            self->read_now();
-        }));
+      wait_readable();
       return;
     }
+    // Valid only until on_read returns (start_read looks at it when this read's decoding asks
+    // for the next read, in this same handler).
+    short_read_ = !ec && n > 0 && n < space.size();
     on_read(ec, n);
+    short_read_ = false;
+  }
+
+  /// Gives the buffer back if it is empty and waits until the socket is readable.
+  void wait_readable() {
+    rbuf_.release_if_empty();
+    ops::socket(stream_).async_wait(
+      asio::socket_base::wait_read,
+      exact_alloc([self = this->shared_from_this()](boost::system::error_code wait_ec) {
+        if (wait_ec || self->finished_)
+          self->on_read(wait_ec, 0);
+        else
+          self->read_now();
+      }));
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -773,6 +790,7 @@ private:
 
   // Read state (I/O thread only).
   read_buffer rbuf_;
+  bool short_read_ = false; ///< the current handler's read found the socket emptied
   bool reading_ = false;
   bool connect_seen_ = false;
   bool awaiting_connect_ack_ = false;
