@@ -57,6 +57,8 @@ public:
   void route(message_ptr msg) override {
     if (routes_.empty())
       routes_.resize(shards_->size()); // on first use: most idle clients never publish
+    if (since_ack_.empty())
+      since_ack_.resize(shards_->size());
     if (msg->qos > 0 && store_sync_ && !route_hold_) {
       // The PUBACK / PUBREC of this turn waits until the shards have stored the messages.
       route_hold_ = true;
@@ -104,10 +106,13 @@ public:
 
   std::function<void(bool)> acl_reply(std::uint64_t token) override;
 
-  /// Sends the publishes collected this turn, one batch per shard. Each batch is a request:
-  /// until every shard has taken its batch, the link's read credit is held back (see
-  /// release_read_credit), so a fast publisher cannot flood a shard's mailbox.
+  /// Sends the publishes collected this turn, one batch per shard. Every route_ack_window-th
+  /// batch to a shard (and every batch whose acknowledgements wait for the store) is a
+  /// request: until the shard has answered it, and with it everything sent to it before, the
+  /// link's read credit is held back (see release_read_credit). So a fast publisher has at
+  /// most that many batches in a shard's mailbox, and a shard answers one batch in eight.
   void flush_routes();
+  static constexpr std::uint8_t route_ack_window = 8;
 
   /// A packet batch from the link is done: hand back its read credit now, or once the shards
   /// have processed what it published.
@@ -147,6 +152,8 @@ private:
   shard_list shards_;
   caf::actor registry_;
   std::vector<publish_batch> routes_;
+  /// Batches sent to each shard since the last one it was asked to acknowledge.
+  std::vector<std::uint8_t> since_ack_;
   bool has_routes_ = false;
   std::size_t unacked_routes_ = 0;
   std::size_t deferred_credits_ = 0;
@@ -209,6 +216,7 @@ void actor_env::persist(persistence::batch writes, bool hold_output) {
 }
 
 void actor_env::flush_routes() {
+  const bool hold = route_hold_;
   if (route_hold_) {
     // Released by on_route_ack once every route request sent so far is acknowledged
     // (route() set it together with has_routes_, so at least one request follows).
@@ -230,6 +238,12 @@ void actor_env::flush_routes() {
       routes_[i] = publish_batch{};
       continue;
     }
+    if (!hold && ++since_ack_[i] < route_ack_window) {
+      self_->send((*shards_)[i], route_atom::value, std::move(routes_[i]));
+      routes_[i] = publish_batch{};
+      continue;
+    }
+    since_ack_[i] = 0;
     ++unacked_routes_;
     self_->request((*shards_)[i], caf::infinite, route_atom::value, std::move(routes_[i]))
       .then([self = self_]() { self->state.env->on_route_ack(); },
