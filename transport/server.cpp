@@ -32,6 +32,7 @@ struct server::impl {
         open(std::make_shared<std::atomic<std::size_t>>(0)) {}
     listener_options options;
     std::optional<tcp::acceptor> tcp_acceptor;
+    tcp::endpoint peer; ///< filled by the pending accept
     std::optional<unix_proto::acceptor> unix_acceptor;
     accept_handler on_accept;
     /// Connections of this listener (handshaking or open); shared with each connection's slot.
@@ -58,12 +59,13 @@ struct server::impl {
   // -- accepting ------------------------------------------------------------------
 
   void accept_tcp(listener& l) {
+    // The peer's address comes with the accept (no getpeername() per connection).
     l.tcp_acceptor->async_accept(
-      next_context(), [this, &l](boost::system::error_code ec, tcp::socket sock) {
+      next_context(), l.peer, [this, &l](boost::system::error_code ec, tcp::socket sock) {
         if (ec == asio::error::operation_aborted || !l.tcp_acceptor->is_open())
           return;
         if (!ec)
-          on_tcp_accepted(l, std::move(sock));
+          on_tcp_accepted(l, std::move(sock), l.peer);
         else
           pause_on_error(l, ec);
         if (!ec)
@@ -138,11 +140,8 @@ struct server::impl {
     return info;
   }
 
-  void on_tcp_accepted(listener& l, tcp::socket sock) {
+  void on_tcp_accepted(listener& l, tcp::socket sock, const tcp::endpoint& ep) {
     boost::system::error_code ec;
-    auto ep = sock.remote_endpoint(ec);
-    if (ec)
-      return;
     auto slot = take_slot(l);
     if (!slot) {
       sock.close(ec); // per-listener connection limit

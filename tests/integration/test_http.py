@@ -189,7 +189,9 @@ def test_lists_connections_without_passwords(http_broker):
         assert ca["keepalive"] == 30
         assert ca["connected"] is True
         assert ca["subscriptions"] == 2
-        assert ca["address"].startswith("127.0.0.1:")
+        # The peer's own address and port (taken from the accept itself).
+        assert ca["address"] == "127.0.0.1:%d" % a.client.socket().getsockname()[1]
+        assert by_id[v5.client_id]["address"] == "127.0.0.1:%d" % v5.c.socket().getsockname()[1]
         assert ca["connected_at"].endswith("Z") and ca["connected_at_ms"] > 0
         assert by_id[v5.client_id]["protocol_version"] == 5
         status, _, raw = http(http_broker, "GET", "/api/v1/connections")
