@@ -77,7 +77,7 @@ void hand_over_link(const connection_args& args, codec::connect& c, bool assigne
   req.link = args.link;
   req.bridge = args.bridge;
   req.username = c.username.value_or("");
-  req.packet = std::move(c);
+  req.packet = std::make_shared<codec::connect>(std::move(c));
   caf::anon_send(args.registry, connect_atom::value, std::move(req), assigned);
 }
 

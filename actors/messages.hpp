@@ -86,7 +86,9 @@ struct unsubscribe_request {
 /// authentication (MQTT 5 §4.12), packet.props.authentication_data holds the server's final
 /// data for CONNACK (the client's data is used up) and packet.username the authenticated user.
 struct connect_request {
-  codec::connect packet;
+  /// Behind a pointer: a CONNECT is ~1.2 KB (two property sets), and the request travels in two
+  /// actor messages (to the registry, then to the session), each of which would copy it in.
+  std::shared_ptr<codec::connect> packet;
   transport::link_ptr link;
   std::shared_ptr<class link_bridge> bridge;
   std::string username; ///< authenticated identity (may differ from packet.username)

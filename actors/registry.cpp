@@ -78,12 +78,12 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
     req.link->close();
     return;
   }
-  const auto& client_id = req.packet.client_id;
+  const auto& client_id = req.packet->client_id;
   bool present = false;
   caf::actor replaced;
   auto [it, fresh] = st.sessions.try_emplace(client_id); // one lookup for a new client id
   auto* e = &it->second;
-  if (!fresh && req.packet.clean_start) {
+  if (!fresh && req.packet->clean_start) {
     // Clean Start: the old session ends (its connection is taken over first); its entry
     // gets the new session.
     replaced = e->session;

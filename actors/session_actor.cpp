@@ -351,7 +351,7 @@ void on_attach(session_actor_t* self, attach_request& a) {
   connection_facts facts{a.req.username, a.req.link->remote_address(), a.req.link->remote_ip(),
                          a.req.link->listener(), a.assigned_client_id};
   st.connected_at_ms = now_ms();
-  logic.attach(a.req.packet, a.session_present, facts);
+  logic.attach(*a.req.packet, a.session_present, facts);
   logic.flush();
   st.env->flush_routes();
   // Packets that followed CONNECT are decoded from now on, and come here.
