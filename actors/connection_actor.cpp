@@ -113,18 +113,23 @@ struct pending_connect {
   bool assigned = false; ///< the client id was assigned by the broker
 };
 
-void on_inline_auth_result(pending_connect& p, auth_outcome outcome) {
+void on_auth_outcome(const connection_args& args, codec::connect& c, bool assigned,
+                     auth_outcome outcome) {
   switch (outcome) {
     case auth_outcome::allowed:
-      hand_over_link(*p.args, p.packet, p.assigned);
+      hand_over_link(args, c, assigned);
       return;
     case auth_outcome::bad_credentials:
-      refuse_link(*p.args, p.packet, reason_code::bad_user_name_or_password);
+      refuse_link(args, c, reason_code::bad_user_name_or_password);
       return;
     case auth_outcome::not_authorized:
-      refuse_link(*p.args, p.packet, reason_code::not_authorized);
+      refuse_link(args, c, reason_code::not_authorized);
       return;
   }
+}
+
+void on_inline_auth_result(pending_connect& p, auth_outcome outcome) {
+  on_auth_outcome(*p.args, p.packet, p.assigned, outcome);
 }
 
 /// Authentication, then refusal or hand-over. The authenticator may answer at once or later
@@ -161,6 +166,13 @@ void connect_inline(std::shared_ptr<connection_args> args, codec::connect& c) {
   if (rc != reason_code::success) {
     refuse_link(*args, c, rc);
     return;
+  }
+  if (args->auth && !(args->identity_as_username && !args->link->peer_identity().empty())) {
+    // Most CONNECTs (no credentials) are decided right here, without parking the packet.
+    if (auto outcome = args->auth->decide_at_once(c)) {
+      on_auth_outcome(*args, c, assigned, *outcome);
+      return;
+    }
   }
   authenticate_inline(std::make_shared<pending_connect>(pending_connect{args, std::move(c), assigned}));
 }

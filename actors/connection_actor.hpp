@@ -29,6 +29,11 @@ public:
   virtual ~authenticator() = default;
   virtual void authenticate(const codec::connect& c, const transport::link& link,
                             std::function<void(auth_outcome)> done) = 0;
+  /// The outcome, when it needs no work (no credentials to check): then authenticate() is not
+  /// called. The default always asks authenticate().
+  virtual std::optional<auth_outcome> decide_at_once(const codec::connect&) const {
+    return std::nullopt;
+  }
 };
 
 struct connection_args {

@@ -122,6 +122,12 @@ void access_control::authenticate(const codec::connect& c, const transport::link
   done(allow_anonymous_ ? auth_outcome::allowed : auth_outcome::not_authorized);
 }
 
+std::optional<actors::auth_outcome> access_control::decide_at_once(const codec::connect& c) const {
+  if (c.username)
+    return std::nullopt;
+  return allow_anonymous_ ? actors::auth_outcome::allowed : actors::auth_outcome::not_authorized;
+}
+
 bool access_control::active() const {
   return store_.acl_rules() != nullptr;
 }

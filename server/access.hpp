@@ -36,6 +36,8 @@ public:
   // -- authenticator ------------------------------------------------------------
   void authenticate(const codec::connect& c, const transport::link& link,
                     std::function<void(actors::auth_outcome)> done) override;
+  /// No username: the anonymous rule, at once.
+  std::optional<actors::auth_outcome> decide_at_once(const codec::connect& c) const override;
 
   // -- access_policy ------------------------------------------------------------
   bool active() const override;
