@@ -193,8 +193,8 @@ public:
 
     auto& runtime = group("Runtime");
     add(runtime, "io-threads", kind::count, po::value(&s.io_threads)->default_value(s.io_threads),
-        "network I/O threads (0 = automatic: one per core with scheduler io, a quarter of the "
-        "cores with scheduler pool)");
+        "network I/O threads (0 = automatic: one per usable core with scheduler io, a quarter "
+        "of them with scheduler pool; a container's CPU limit counts)");
     add(runtime, "scheduler", kind::text, po::value(&s.scheduler)->default_value(s.scheduler),
         "where actors run: io (on the I/O threads: a packet is handled on the thread that read "
         "it) or pool (on separate CAF worker threads)");

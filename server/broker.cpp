@@ -9,6 +9,7 @@
 #include "actors/registry.hpp"
 #include "actors/sys_publisher.hpp"
 #include "actors/topic_shard.hpp"
+#include "config/cpus.hpp"
 #include "metrics/log.hpp"
 #include "metrics/readiness.hpp"
 #include "metrics/stats.hpp"
@@ -39,7 +40,7 @@ struct thread_plan {
 };
 
 thread_plan plan_threads(const config::settings& s) {
-  std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t cores = config::usable_cores(); // a container's CPU limit, not the host's cores
   thread_plan p;
   p.actors_on_io = s.scheduler != "pool";
   if (p.actors_on_io) {
