@@ -16,6 +16,11 @@ using index_atom = caf::atom_constant<caf::atom("index")>;
 using ask_atom = caf::atom_constant<caf::atom("ask")>;
 using count_atom_t = caf::atom_constant<caf::atom("cnt")>;
 
+using pool_ptr = std::shared_ptr<transport::io_pool>;
+
+// Every function-based actor here takes an argument besides its self pointer: for one without,
+// CAF 0.17 dereferences a null argument pack (UBSan reports it).
+
 struct io_system {
   explicit io_system(std::size_t threads, std::size_t throughput = 0)
     : pool(std::make_shared<transport::io_pool>(threads)) {
@@ -51,7 +56,7 @@ TEST(IoScheduler, AnActorMadeRunnableByAnotherRunsOnTheSameThread) {
   // "ask": the asker asks an idle actor where it runs, and answers whether that is where the
   // asker itself runs.
   auto target = s.sys->spawn(where_am_i, s.pool);
-  auto asker = s.sys->spawn([&, pool = s.pool](caf::event_based_actor* self) -> caf::behavior {
+  auto asker = s.sys->spawn([&](caf::event_based_actor* self, pool_ptr pool) -> caf::behavior {
     return {[=](ask_atom) -> caf::result<bool> {
       auto mine = pool->this_thread_index();
       auto rp = self->make_response_promise<bool>();
@@ -60,7 +65,7 @@ TEST(IoScheduler, AnActorMadeRunnableByAnotherRunsOnTheSameThread) {
       });
       return rp;
     }};
-  });
+  }, s.pool);
   caf::scoped_actor self{*s.sys};
   // Let the target start and go idle first (its start was queued from this thread, on any).
   self->request(target, 5s, index_atom::value).receive([](std::size_t) {}, [](caf::error&) {});
@@ -74,9 +79,10 @@ TEST(IoScheduler, AnActorMadeRunnableByAnotherRunsOnTheSameThread) {
 
 TEST(IoScheduler, DelayedMessagesAndRequestTimeoutsFire) {
   io_system s{1};
-  auto silent = s.sys->spawn([]() -> caf::behavior { return {[](index_atom) -> caf::result<int> {
-                                                        return caf::delegated<int>{}; }}; });
-  auto a = s.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+  auto silent = s.sys->spawn([](caf::event_based_actor*, pool_ptr) -> caf::behavior {
+    return {[](index_atom) -> caf::result<int> { return caf::delegated<int>{}; }};
+  }, s.pool);
+  auto a = s.sys->spawn([=](caf::event_based_actor* self, pool_ptr) -> caf::behavior {
     auto pending = std::make_shared<caf::typed_response_promise<int>>();
     return {
       [=](ask_atom) -> caf::result<int> {
@@ -92,7 +98,7 @@ TEST(IoScheduler, DelayedMessagesAndRequestTimeoutsFire) {
       },
       [=](count_atom_t) { pending->deliver(42); },
     };
-  });
+  }, s.pool);
   caf::scoped_actor self{*s.sys};
   int got = 0;
   self->request(a, 10s, ask_atom::value)
@@ -106,7 +112,7 @@ TEST(IoScheduler, ABusyActorLetsTheThreadsOtherWorkIn) {
   auto handled = std::make_shared<std::atomic<int>>(0);
   auto seen_by_io = std::make_shared<std::atomic<int>>(-1);
   auto pool = s.pool;
-  auto a = s.sys->spawn([=](caf::event_based_actor* self) -> caf::behavior {
+  auto a = s.sys->spawn([=](caf::event_based_actor* self, pool_ptr) -> caf::behavior {
     return {
       [=](ask_atom) {
         for (int i = 0; i < 1000; ++i)
@@ -116,7 +122,7 @@ TEST(IoScheduler, ABusyActorLetsTheThreadsOtherWorkIn) {
       },
       [=](count_atom_t) { handled->fetch_add(1); },
     };
-  });
+  }, s.pool);
   caf::anon_send(a, ask_atom::value);
   for (int i = 0; i < 500 && handled->load() < 1000; ++i)
     std::this_thread::sleep_for(10ms);
@@ -129,13 +135,13 @@ TEST(IoScheduler, SystemShutsDownWithWorkAndTimersPending) {
   io_system s{2};
   for (int i = 0; i < 100; ++i) {
     // Ended by an exit message while a delayed message to it is still pending.
-    auto timed = s.sys->spawn([](caf::event_based_actor* self) -> caf::behavior {
+    auto timed = s.sys->spawn([](caf::event_based_actor* self, pool_ptr) -> caf::behavior {
       self->delayed_send(self, 1h, index_atom::value); // never due
       return {[](index_atom) {}};
-    });
+    }, s.pool);
     caf::anon_send_exit(timed, caf::exit_reason::user_shutdown);
     // Still busy when the system goes: it quits after its 1000th message to itself.
-    auto busy = s.sys->spawn([](caf::event_based_actor* self) -> caf::behavior {
+    auto busy = s.sys->spawn([](caf::event_based_actor* self, pool_ptr) -> caf::behavior {
       auto left = std::make_shared<int>(1000);
       return {[=](count_atom_t) {
         if (--*left == 0)
@@ -143,7 +149,7 @@ TEST(IoScheduler, SystemShutsDownWithWorkAndTimersPending) {
         else
           self->send(self, count_atom_t::value);
       }};
-    });
+    }, s.pool);
     caf::anon_send(busy, count_atom_t::value);
   }
   auto pool = s.pool;

@@ -22,11 +22,13 @@ step "unit and integration tests"
 
 step "unit tests under ASan + UBSan"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOLONY_SANITIZE=ON >/dev/null
-asan_targets=(codec_tests actors_tests config_tests metrics_tests bench_tests persistence_tests)
+asan_targets=(codec_tests transport_tests actors_tests config_tests metrics_tests bench_tests
+              persistence_tests)
 cmake --build build-asan -j"$jobs" --target "${asan_targets[@]}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for t in build-asan/codec/codec_tests build-asan/actors/actors_tests \
+for t in build-asan/codec/codec_tests build-asan/transport/transport_tests \
+         build-asan/actors/actors_tests \
          build-asan/config/config_tests build-asan/metrics/metrics_tests \
          build-asan/bench/bench_tests build-asan/persistence/persistence_tests; do
   echo "--- $t"
