@@ -327,6 +327,17 @@ private:
   // -- reading ------------------------------------------------------------------
 
   void start_read() {
+    if constexpr (ops::can_wait_readable) {
+      if (awaiting_connect_ack_ && short_read_ && !reading_ && !finished_ && !closing_) {
+        // The CONNECT's read emptied the socket: wait for readability already, so that the
+        // resume after CONNACK finds the wait armed and needs no recv(). Bytes that come
+        // before the CONNACK are read then (one read) and kept undecoded until the resume.
+        short_read_ = false;
+        reading_ = true;
+        wait_readable();
+        return;
+      }
+    }
     if (reading_ || finished_ || closing_ || awaiting_connect_ack_
         || outstanding_.load(std::memory_order_acquire) >= cfg_.max_outstanding_batches)
       return;

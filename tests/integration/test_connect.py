@@ -221,3 +221,30 @@ def test_paho_mqtt311_connect(broker):
     flags, rc = c.connect()
     assert rc == 0 and c.session_present == 0
     c.disconnect()
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one-write", "separate-writes"])
+def test_packets_sent_before_connack_are_handled_after_it(broker, together):
+    """A client may send packets right after CONNECT without waiting for CONNACK
+    (MQTT-3.1.4 / 4.6: the server processes them in order once the CONNECT is accepted).
+    Sent in the CONNECT's own write, or in writes of their own that arrive while the server
+    is deciding the CONNECT; repeated, so that some land in each window."""
+    for i in range(40):
+        topic = "pre/connack/%d" % i
+        with raw.RawClient(broker.host, broker.port) as c:
+            first = raw.connect(unique_id("pre"))
+            rest = [raw.subscribe(7, [(topic, 1)]), raw.publish(topic, b"mine", qos=1, packet_id=9)]
+            if together:
+                c.send(first + b"".join(rest))
+            else:
+                c.send(first)
+                for p in rest:
+                    c.send(p)
+            assert c.expect(raw.CONNACK).body[1] == 0
+            got = {}
+            for _ in range(3):
+                p = c.recv_packet(timeout=5.0)
+                got[p.name] = p
+            assert got["SUBACK"].packet_id == 7
+            assert got["PUBACK"].packet_id == 9
+            assert got["PUBLISH"].payload == b"mine"
