@@ -328,10 +328,13 @@ private:
 
   void start_read() {
     if constexpr (ops::can_wait_readable) {
-      if (awaiting_connect_ack_ && short_read_ && !reading_ && !finished_ && !closing_) {
-        // The CONNECT's read emptied the socket: wait for readability already, so that the
-        // resume after CONNACK finds the wait armed and needs no recv(). Bytes that come
-        // before the CONNACK are read then (one read) and kept undecoded until the resume.
+      if (awaiting_connect_ack_ && short_read_ && rbuf_.empty() && !reading_ && !finished_
+          && !closing_) {
+        // The CONNECT came alone and its read emptied the socket: wait for readability
+        // already, so that the resume after CONNACK finds the wait armed and needs no recv().
+        // Bytes that come before the CONNACK are read then and kept undecoded until the
+        // resume; that read leaves them in the buffer, so the wait is not armed again (at
+        // most one read before the CONNACK, whatever the client sends meanwhile).
         short_read_ = false;
         reading_ = true;
         wait_readable();
