@@ -48,6 +48,12 @@ using connection_actor_t = caf::stateful_actor<connection_state>;
 void hand_over(connection_actor_t* self, codec::connect& c, bool assigned);
 void on_auth_result(connection_actor_t* self, auth_outcome outcome);
 
+/// A verified TLS client certificate names the user (`--tls-use-identity-as-username`): no
+/// credentials to check.
+bool identity_is_username(const connection_args& args) {
+  return args.identity_as_username && !args.link->peer_identity().empty();
+}
+
 /// Answers a CONNECT with a refusing CONNACK and closes the link.
 void refuse_link(const connection_args& args, const codec::connect& c, reason_code rc) {
   auto& link = *args.link;
@@ -128,15 +134,11 @@ void on_auth_outcome(const connection_args& args, codec::connect& c, bool assign
   }
 }
 
-void on_inline_auth_result(pending_connect& p, auth_outcome outcome) {
-  on_auth_outcome(*p.args, p.packet, p.assigned, outcome);
-}
-
 /// Authentication, then refusal or hand-over. The authenticator may answer at once or later
 /// from its own thread; either way exactly one of refuse/hand_over runs.
 void authenticate_inline(std::shared_ptr<pending_connect> p) {
   auto& args = *p->args;
-  if (args.identity_as_username && !args.link->peer_identity().empty()) {
+  if (identity_is_username(args)) {
     p->packet.username = args.link->peer_identity();
     hand_over_link(args, p->packet, p->assigned);
     return;
@@ -144,7 +146,9 @@ void authenticate_inline(std::shared_ptr<pending_connect> p) {
   if (args.auth) {
     const auto& packet = p->packet;
     args.auth->authenticate(packet, *args.link,
-                            [p](auth_outcome outcome) { on_inline_auth_result(*p, outcome); });
+                            [p](auth_outcome outcome) {
+                              on_auth_outcome(*p->args, p->packet, p->assigned, outcome);
+                            });
     return;
   }
   if (!args.allow_anonymous && !p->packet.username) {
@@ -167,7 +171,7 @@ void connect_inline(std::shared_ptr<connection_args> args, codec::connect& c) {
     refuse_link(*args, c, rc);
     return;
   }
-  if (args->auth && !(args->identity_as_username && !args->link->peer_identity().empty())) {
+  if (args->auth && !identity_is_username(*args)) {
     // Most CONNECTs (no credentials) are decided right here, without parking the packet.
     if (auto outcome = args->auth->decide_at_once(c)) {
       on_auth_outcome(*args, c, assigned, *outcome);
@@ -298,7 +302,7 @@ void on_connect(connection_actor_t* self, codec::connect& c) {
     start_exchange(self, c);
     return;
   }
-  if (args.identity_as_username && !args.link->peer_identity().empty()) {
+  if (identity_is_username(args)) {
     c.username = args.link->peer_identity();
     hand_over(self, c, assigned);
     return;
@@ -443,7 +447,7 @@ void handle_connect(std::shared_ptr<connection_args> args, transport::packet_bat
   auto* c = batch.empty() ? nullptr : std::get_if<codec::connect>(&batch.front());
   if (c != nullptr) {
     bool verifies_credentials = c->username.has_value() && args->auth
-                                && !(args->identity_as_username && !link->peer_identity().empty());
+                                && !identity_is_username(*args);
     if ((c->props.authentication_method || verifies_credentials) && args->system) {
       // Password hashing, an HTTP hook or an AUTH exchange: a connection actor decides this
       // CONNECT (and ends then), so the read that brought it returns first, and an answer

@@ -162,7 +162,8 @@ bool broker::start() {
                         : "starting colony",
             {{"version", COLONY_VERSION}, {"host", s.host},
              {"allow_anonymous", d.allow_anonymous}, {"io_threads", d.plan.io},
-             {"scheduler", d.settings.scheduler}, {"worker_threads", d.plan.workers}, {"shards", d.plan.shards}});
+             {"scheduler", d.settings.scheduler}, {"worker_threads", d.plan.workers},
+             {"shards", d.plan.shards}});
   std::vector<std::string> auth_errors;
   d.access = std::make_shared<access_control>(s, d.allow_anonymous, auth_errors);
   if (!auth_errors.empty()) {

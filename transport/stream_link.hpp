@@ -242,9 +242,10 @@ public:
     {
       std::lock_guard<std::mutex> guard{write_mtx_};
       if constexpr (ops::can_send_directly) {
-        // Nothing queued or being written: send right here, on the caller's thread (a CAF
-        // worker). Most writes fit the socket buffer at once, and then the I/O thread is not
-        // woken for them at all: half the thread hand-offs of a delivery, and its latency.
+        // Nothing queued or being written: send right here, on the caller's thread (the
+        // actor's: an I/O thread, maybe another link's, or a CAF worker with scheduler pool).
+        // Most writes fit the socket buffer at once, and then the link's own thread is not
+        // asked to write them at all: no hand-off, no wake-up.
         // Only what the socket did not take is queued for the I/O thread. The lock keeps the
         // I/O thread from writing or closing the socket meanwhile.
         // (A service already posted for the keep-alive or a resume does not matter: no bytes
