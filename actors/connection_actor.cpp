@@ -84,6 +84,8 @@ void hand_over_link(const connection_args& args, codec::connect& c, bool assigne
   req.bridge = args.bridge;
   req.username = c.username.value_or("");
   req.packet = std::make_shared<codec::connect>(std::move(c));
+  if (args.directory && connect_new_client(*args.directory, req, assigned))
+    return; // a new client id: its session starts on this thread
   caf::anon_send(args.registry, connect_atom::value, std::move(req), assigned);
 }
 

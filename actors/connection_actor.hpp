@@ -10,6 +10,7 @@
 #include "actors/link_bridge.hpp"
 #include "actors/messages.hpp"
 #include "actors/rate_limit.hpp"
+#include "actors/registry.hpp"
 #include "actors/session_logic.hpp"
 
 #include <caf/all.hpp>
@@ -41,6 +42,9 @@ struct connection_args {
   transport::link_ptr link;
   std::shared_ptr<link_bridge> bridge;
   caf::actor registry;
+  /// The registry's table: a new client id is started on the link's own thread. May be null
+  /// (then every CONNECT goes to the registry actor).
+  std::shared_ptr<session_directory> directory;
   std::shared_ptr<const session_limits> limits; ///< shared by every link (never null)
   bool allow_anonymous = true;
   std::shared_ptr<authenticator> auth; ///< may be null: then only anonymous rules apply

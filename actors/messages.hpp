@@ -110,6 +110,7 @@ using unsub_all_atom = caf::atom_constant<caf::atom("unsuball")>;
 using online_atom = caf::atom_constant<caf::atom("online")>;
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using expired_atom = caf::atom_constant<caf::atom("expired")>;
+using ended_atom = caf::atom_constant<caf::atom("ended")>;
 using terminate_atom = caf::atom_constant<caf::atom("terminate")>;
 using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;

@@ -13,17 +13,10 @@ namespace {
 
 struct registry_state {
   static inline const char* name = "session_registry";
-  struct entry {
-    caf::actor session;
-    std::uint64_t session_id = 0;
-    std::uint64_t attach_count = 0;
-  };
+  using entry = session_directory::entry;
   registry_args args;
-  std::shared_ptr<const session_limits> shared_limits; ///< given to every session
-  std::unordered_map<std::string, entry> sessions;
-  std::unordered_map<caf::actor_addr, std::string> by_addr;
-  std::uint64_t next_session_id = 1;
-  bool shutting_down = false;
+  /// The table of sessions, shared with the I/O threads; changed only under its lock.
+  std::shared_ptr<session_directory> dir;
   std::uint32_t mailbox_tick = 0;
 };
 
@@ -44,55 +37,84 @@ void forget_stored(registry_actor* self, const std::string& client_id) {
   store->submit(std::move(b));
 }
 
-/// Spawns the session of `client_id` into its (new or reused) entry.
-void start_session(registry_actor* self, const std::string& client_id, registry_state::entry& e,
+/// Spawns the session of `client_id` into its (new or reused) entry. The caller holds the
+/// directory's lock.
+void start_session(session_directory& dir, const std::string& client_id,
+                   session_directory::entry& e,
                    std::shared_ptr<restored_session> restored = nullptr) {
-  auto& st = self->state;
   session_spawn_args a;
   a.client_id = client_id;
-  a.session_id = st.next_session_id++;
-  if (!st.shared_limits)
-    st.shared_limits = std::make_shared<const session_limits>(st.args.limits);
-  a.limits = st.shared_limits;
-  a.shards = st.args.shards;
-  a.registry = caf::actor_cast<caf::actor>(self);
+  a.session_id = dir.next_session_id++;
+  a.limits = dir.limits;
+  a.shards = dir.shards;
+  a.registry = dir.registry;
   if (a.limits->store)
     a.incarnation = a.limits->store->next_seq();
   a.restored = std::move(restored);
-  auto session = spawn_session(self->system(), std::move(a));
-  self->monitor(session);
-  st.by_addr[session.address()] = client_id;
-  e = registry_state::entry{session, st.next_session_id - 1, 0};
+  const auto session_id = a.session_id;
+  auto session = spawn_session(*dir.system, std::move(a));
+  // Instead of a monitor: the session tells the registry when it ends, with the client id (no
+  // table from actor addresses to client ids).
+  caf::actor_cast<caf::abstract_actor*>(session)->attach_functor(
+    [registry = dir.registry, client_id, session_id](const caf::error& reason) {
+      caf::anon_send(registry, ended_atom::value, client_id, session_id, reason);
+    });
+  e = session_directory::entry{std::move(session), session_id, 0};
 }
 
 registry_state::entry& create_session(registry_actor* self, const std::string& client_id,
                                       std::shared_ptr<restored_session> restored) {
-  auto& e = self->state.sessions[client_id];
-  start_session(self, client_id, e, std::move(restored));
+  auto& dir = *self->state.dir;
+  auto& e = dir.sessions[client_id];
+  start_session(dir, client_id, e, std::move(restored));
   return e;
 }
 
+} // namespace
+
+bool connect_new_client(session_directory& dir, connect_request& req, bool assigned_id) {
+  std::lock_guard<std::mutex> guard{dir.mtx};
+  if (!dir.registry || dir.shutting_down)
+    return false;
+  auto [it, fresh] = dir.sessions.try_emplace(req.packet->client_id);
+  if (!fresh)
+    return false; // known client id: the registry decides (take-over, resumption, Clean Start)
+  auto& e = it->second;
+  start_session(dir, it->first, e);
+  attach_request a;
+  a.attach_count = ++e.attach_count;
+  a.assigned_client_id = assigned_id;
+  a.req = std::move(req);
+  // Sent under the lock: whatever the registry does next with this entry comes after it.
+  caf::anon_send(e.session, attach_atom::value, std::move(a));
+  return true;
+}
+
+namespace {
+
 void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
-  auto& st = self->state;
-  if (st.shutting_down) {
+  auto& dir = *self->state.dir;
+  std::unique_lock<std::mutex> guard{dir.mtx};
+  if (dir.shutting_down) {
+    guard.unlock();
     req.link->close();
     return;
   }
   const auto& client_id = req.packet->client_id;
   bool present = false;
   caf::actor replaced;
-  auto [it, fresh] = st.sessions.try_emplace(client_id); // one lookup for a new client id
+  auto [it, fresh] = dir.sessions.try_emplace(client_id); // one lookup for a new client id
   auto* e = &it->second;
+  bool clean_start_of_stored = false;
   if (!fresh && req.packet->clean_start) {
     // Clean Start: the old session ends (its connection is taken over first); its entry
     // gets the new session.
     replaced = e->session;
-    st.by_addr.erase(e->session.address());
-    forget_stored(self, client_id);
+    clean_start_of_stored = true;
     fresh = true;
   }
   if (fresh)
-    start_session(self, client_id, *e);
+    start_session(dir, client_id, *e);
   else
     present = true; // MQTT-3.2.2-2
   attach_request a;
@@ -100,15 +122,29 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   a.session_present = present;
   a.assigned_client_id = assigned_id;
   a.req = std::move(req);
+  auto successor = e->session;
   if (!replaced) {
-    self->send(e->session, attach_atom::value, std::move(a));
+    self->send(successor, attach_atom::value, std::move(a));
     return;
   }
+  guard.unlock();
+  if (clean_start_of_stored)
+    forget_stored(self, client_id);
   // The new session attaches once the old one has ended, so that its "online" $SYS notice
   // follows the old one's "offline" (an error, e.g. the old one already died, also goes on).
   auto pending = std::make_shared<attach_request>(std::move(a));
-  auto successor = e->session;
-  auto attach = [self, successor, pending] {
+  auto attach = [self, successor, pending, id = std::string{client_id}] {
+    {
+      // Another Clean Start may have replaced `successor` meanwhile (it is gone, or going):
+      // this connection was taken over before it was attached.
+      auto& dir = *self->state.dir;
+      std::lock_guard<std::mutex> guard{dir.mtx};
+      auto it = dir.sessions.find(id);
+      if (it == dir.sessions.end() || it->second.session != successor) {
+        pending->req.link->close();
+        return;
+      }
+    }
     self->send(successor, attach_atom::value, std::move(*pending));
   };
   self->request(replaced, caf::infinite, terminate_atom::value)
@@ -117,16 +153,32 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
 
 void on_expired(registry_actor* self, const std::string& client_id, std::uint64_t session_id,
                 std::uint64_t attach_count) {
-  auto& st = self->state;
-  auto it = st.sessions.find(client_id);
-  if (it == st.sessions.end() || it->second.session_id != session_id)
-    return;
-  if (it->second.attach_count != attach_count)
-    return; // a new connection was attached meanwhile: the session lives on
-  self->send(it->second.session, terminate_atom::value);
-  st.by_addr.erase(it->second.session.address());
-  st.sessions.erase(it);
+  auto& dir = *self->state.dir;
+  {
+    std::lock_guard<std::mutex> guard{dir.mtx};
+    auto it = dir.sessions.find(client_id);
+    if (it == dir.sessions.end() || it->second.session_id != session_id)
+      return;
+    if (it->second.attach_count != attach_count)
+      return; // a new connection was attached meanwhile: the session lives on
+    self->send(it->second.session, terminate_atom::value);
+    dir.sessions.erase(it);
+  }
   forget_stored(self, client_id);
+}
+
+/// A session ended (it quit, or died): its entry goes unless a newer session took it.
+void on_ended(registry_actor* self, const std::string& client_id, std::uint64_t session_id,
+              const caf::error& reason) {
+  auto& dir = *self->state.dir;
+  std::lock_guard<std::mutex> guard{dir.mtx};
+  auto it = dir.sessions.find(client_id);
+  if (it == dir.sessions.end() || it->second.session_id != session_id)
+    return;
+  if (reason && reason != caf::exit_reason::user_shutdown)
+    log::error("registry", "session died",
+               {{"client_id", client_id}, {"reason", caf::to_string(reason)}});
+  dir.sessions.erase(it);
 }
 
 /// Registers a restored session's subscriptions with the shards, from the registry, so that
@@ -220,22 +272,19 @@ void restore_sessions(registry_actor* self) {
 }
 
 caf::behavior registry_behavior(registry_actor* self, registry_args args) {
-  self->state.args = std::move(args);
-  restore_sessions(self);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    auto it = st.by_addr.find(dm.source);
-    if (it == st.by_addr.end())
-      return;
-    auto s = st.sessions.find(it->second);
-    if (s != st.sessions.end() && s->second.session.address() == dm.source) {
-      if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
-        log::error("registry", "session died", {{"client_id", it->second},
-                                                 {"reason", caf::to_string(dm.reason)}});
-      st.sessions.erase(s);
-    }
-    st.by_addr.erase(it);
-  });
+  auto& st = self->state;
+  st.args = std::move(args);
+  st.dir = st.args.directory ? st.args.directory : std::make_shared<session_directory>();
+  {
+    // Restored sessions are in the table before the first CONNECT is decided, here or on an
+    // I/O thread.
+    std::lock_guard<std::mutex> guard{st.dir->mtx};
+    st.dir->system = &self->system();
+    st.dir->limits = std::make_shared<const session_limits>(st.args.limits);
+    st.dir->shards = st.args.shards;
+    st.dir->registry = caf::actor_cast<caf::actor>(self);
+    restore_sessions(self);
+  }
   return {
     [=](connect_atom, connect_request& req, bool assigned_id) {
       sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::registry, 8);
@@ -243,32 +292,50 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
     },
     [=](expired_atom, const std::string& client_id, std::uint64_t session_id,
         std::uint64_t attach_count) { on_expired(self, client_id, session_id, attach_count); },
+    [=](ended_atom, const std::string& client_id, std::uint64_t session_id,
+        const caf::error& reason) { on_ended(self, client_id, session_id, reason); },
     [=](shutdown_atom) {
       // Disconnect every client (0x8B for MQTT 5); sessions stay until the process ends.
-      auto& st = self->state;
-      st.shutting_down = true;
-      for (auto& [id, e] : st.sessions)
+      auto& dir = *self->state.dir;
+      std::lock_guard<std::mutex> guard{dir.mtx};
+      dir.shutting_down = true;
+      for (auto& [id, e] : dir.sessions)
         self->send(e.session, shutdown_atom::value);
     },
     [=](kick_atom, const std::string& client_id) {
-      auto& st = self->state;
-      auto it = st.sessions.find(client_id);
-      if (it == st.sessions.end())
+      auto& dir = *self->state.dir;
+      std::lock_guard<std::mutex> guard{dir.mtx};
+      auto it = dir.sessions.find(client_id);
+      if (it == dir.sessions.end())
         return false;
       self->send(it->second.session, kick_atom::value);
       return true;
     },
-    [=](count_atom) { return static_cast<std::uint64_t>(self->state.sessions.size()); },
+    [=](count_atom) {
+      auto& dir = *self->state.dir;
+      std::lock_guard<std::mutex> guard{dir.mtx};
+      return static_cast<std::uint64_t>(dir.sessions.size());
+    },
     [=](list_atom) {
+      auto& dir = *self->state.dir;
       std::vector<caf::actor> all;
-      for (auto& [id, e] : self->state.sessions)
+      std::lock_guard<std::mutex> guard{dir.mtx};
+      all.reserve(dir.sessions.size());
+      for (auto& [id, e] : dir.sessions)
         all.push_back(e.session);
       return all;
     },
     [=](terminate_atom) {
-      for (auto& [id, e] : self->state.sessions)
+      auto& dir = *self->state.dir;
+      std::unordered_map<std::string, session_directory::entry> all;
+      {
+        std::lock_guard<std::mutex> guard{dir.mtx};
+        dir.shutting_down = true;
+        dir.registry = nullptr; // no more sessions from the I/O threads
+        all.swap(dir.sessions);
+      }
+      for (auto& [id, e] : all)
         self->send_exit(e.session, caf::exit_reason::user_shutdown);
-      self->state.sessions.clear();
       self->quit();
     },
   };

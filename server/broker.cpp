@@ -205,8 +205,9 @@ bool broker::start() {
       names += (names.empty() ? "" : ",") + n;
     log::info("auth", "enhanced authentication offered", {{"methods", names}});
   }
+  auto directory = std::make_shared<actors::session_directory>();
   d.registry = actors::spawn_registry(
-    sys, actors::registry_args{limits, shards, d.store ? loaded : nullptr});
+    sys, actors::registry_args{limits, shards, d.store ? loaded : nullptr, directory});
   d.sys_publisher = actors::spawn_sys_publisher(
     sys, actors::sys_args{shards, std::chrono::seconds{s.sys_interval}, COLONY_VERSION});
 
@@ -269,9 +270,9 @@ bool broker::start() {
   std::chrono::milliseconds connect_timeout = std::chrono::seconds{s.connect_timeout};
   // One copy of the limits for every link (the handshake of each link only reads them).
   auto shared_limits = std::make_shared<const actors::session_limits>(limits);
-  auto make_on_accept = [&sys, registry, shared_limits, allow_anonymous, access, connect_rate,
-                         connect_timeout](bool identity_as_username) {
-    return [&sys, registry, shared_limits, allow_anonymous, access, connect_rate,
+  auto make_on_accept = [&sys, registry, directory, shared_limits, allow_anonymous, access,
+                         connect_rate, connect_timeout](bool identity_as_username) {
+    return [&sys, registry, directory, shared_limits, allow_anonymous, access, connect_rate,
             identity_as_username,
             connect_timeout](
              transport::link_ptr link) -> std::shared_ptr<transport::link_handler> {
@@ -281,6 +282,7 @@ bool broker::start() {
       a->link = link;
       a->bridge = bridge; // a cycle until the CONNECT is decided (the bridge drops `a` then)
       a->registry = registry;
+      a->directory = directory;
       a->limits = shared_limits;
       a->allow_anonymous = allow_anonymous;
       a->auth = access;

@@ -30,9 +30,16 @@ struct server::impl {
       : options(std::move(o)),
         on_accept(std::move(h)),
         open(std::make_shared<std::atomic<std::size_t>>(0)) {}
+    /// One listening socket of a TCP listener, on one I/O thread.
+    struct tcp_port {
+      explicit tcp_port(asio::io_context& ctx) : acceptor(ctx) {}
+      tcp::acceptor acceptor;
+      tcp::endpoint peer; ///< filled by the pending accept
+    };
     listener_options options;
-    std::optional<tcp::acceptor> tcp_acceptor;
-    tcp::endpoint peer; ///< filled by the pending accept
+    /// One per I/O thread, sharing the port (SO_REUSEPORT): the kernel spreads the connections
+    /// over the threads and each connection stays on the thread that accepted it.
+    std::vector<std::unique_ptr<tcp_port>> tcp_ports;
     std::optional<unix_proto::acceptor> unix_acceptor;
     accept_handler on_accept;
     /// Connections of this listener (handshaking or open); shared with each connection's slot.
@@ -58,19 +65,22 @@ struct server::impl {
 
   // -- accepting ------------------------------------------------------------------
 
-  void accept_tcp(listener& l) {
-    // The peer's address comes with the accept (no getpeername() per connection).
-    l.tcp_acceptor->async_accept(
-      next_context(), l.peer, [this, &l](boost::system::error_code ec, tcp::socket sock) {
-        if (ec == asio::error::operation_aborted || !l.tcp_acceptor->is_open())
-          return;
-        if (!ec)
-          on_tcp_accepted(l, std::move(sock), l.peer);
-        else
-          pause_on_error(l, ec);
-        if (!ec)
-          accept_tcp(l);
-      });
+  void accept_tcp(listener& l, listener::tcp_port& p) {
+    // The connection's socket is on the acceptor's thread, where this handler runs. The peer's
+    // address comes with the accept (no getpeername() per connection).
+    p.acceptor.async_accept(p.peer, [this, &l, &p](boost::system::error_code ec, tcp::socket sock) {
+      if (ec == asio::error::operation_aborted || !p.acceptor.is_open())
+        return;
+      if (ec) {
+        pause_on_error(l, p.acceptor.get_executor(), ec, [this, &l, &p] {
+          if (p.acceptor.is_open())
+            accept_tcp(l, p);
+        });
+        return;
+      }
+      on_tcp_accepted(l, std::move(sock), p.peer);
+      accept_tcp(l, p);
+    });
   }
 
   void accept_unix(listener& l) {
@@ -78,26 +88,28 @@ struct server::impl {
       next_context(), [this, &l](boost::system::error_code ec, unix_proto::socket sock) {
         if (ec == asio::error::operation_aborted || !l.unix_acceptor->is_open())
           return;
-        if (!ec)
-          on_unix_accepted(l, std::move(sock));
-        else
-          pause_on_error(l, ec);
-        if (!ec)
-          accept_unix(l);
+        if (ec) {
+          pause_on_error(l, l.unix_acceptor->get_executor(), ec, [this, &l] {
+            if (l.unix_acceptor->is_open())
+              accept_unix(l);
+          });
+          return;
+        }
+        on_unix_accepted(l, std::move(sock));
+        accept_unix(l);
       });
   }
 
-  /// Accept failed (e.g. out of file descriptors): retry a little later instead of spinning.
-  void pause_on_error(listener& l, const boost::system::error_code& ec) {
+  /// Accept failed (e.g. out of file descriptors): retry a little later, on the acceptor's
+  /// thread, instead of spinning.
+  template <class Executor, class Retry>
+  void pause_on_error(listener& l, const Executor& exec, const boost::system::error_code& ec,
+                      Retry retry) {
     event(event_level::warn, "accept failed", l.options.name, ec.message());
-    auto timer = std::make_shared<asio::steady_timer>(first_context(), std::chrono::milliseconds{100});
-    timer->async_wait([this, &l, timer](boost::system::error_code wait_ec) {
-      if (wait_ec)
-        return;
-      if (l.tcp_acceptor && l.tcp_acceptor->is_open())
-        accept_tcp(l);
-      if (l.unix_acceptor && l.unix_acceptor->is_open())
-        accept_unix(l);
+    auto timer = std::make_shared<asio::steady_timer>(exec, std::chrono::milliseconds{100});
+    timer->async_wait([timer, retry](boost::system::error_code wait_ec) {
+      if (!wait_ec)
+        retry();
     });
   }
 
@@ -154,35 +166,29 @@ struct server::impl {
     auto ip = ep.address().to_string();
     auto info = make_info(l, std::move(slot), ip, detail::format_address(ip, ep.port()));
     auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
+    // Already on the socket's own I/O thread (the acceptor's).
+    auto kind = l.options.kind;
+    if (kind == listener_kind::tcp) {
+      ready(l, std::make_shared<tcp_link>(std::move(sock), std::move(info), make_config()));
+      return;
+    }
     auto* lp = &l;
-    // Continue on the socket's own I/O thread.
-    auto exec = sock.get_executor();
-    asio::post(exec, [this, lp, deadline, sock = std::move(sock),
-                      info = std::move(info)]() mutable {
-      auto kind = lp->options.kind;
-      if (kind == listener_kind::tcp) {
-        ready(*lp, std::make_shared<tcp_link>(std::move(sock), std::move(info), make_config()));
-        return;
-      }
-      detail::pending_conn conn;
-      conn.info = std::move(info);
-      conn.cfg = make_config();
-      conn.deadline = deadline;
-      conn.ready = [this, lp](std::shared_ptr<detail::link_base> link) {
-        ready(*lp, std::move(link));
-      };
-      conn.on_event = options.on_event;
-      detail::ssl_context_ptr ctx;
-      if (kind == listener_kind::tls || kind == listener_kind::wss) {
-        ctx = tls ? tls->current() : nullptr;
-        if (!ctx)
-          return; // configure_tls() was not called; add_listener refuses that, so unreachable
-      }
-      if (kind == listener_kind::tls)
-        detail::accept_tls(std::move(sock), std::move(ctx), std::move(conn));
-      else
-        detail::accept_ws(std::move(sock), std::move(ctx), lp->options.ws_path, std::move(conn));
-    });
+    detail::pending_conn conn;
+    conn.info = std::move(info);
+    conn.cfg = make_config();
+    conn.deadline = deadline;
+    conn.ready = [this, lp](std::shared_ptr<detail::link_base> link) { ready(*lp, std::move(link)); };
+    conn.on_event = options.on_event;
+    detail::ssl_context_ptr ctx;
+    if (kind == listener_kind::tls || kind == listener_kind::wss) {
+      ctx = tls ? tls->current() : nullptr;
+      if (!ctx)
+        return; // configure_tls() was not called; add_listener refuses that, so unreachable
+    }
+    if (kind == listener_kind::tls)
+      detail::accept_tls(std::move(sock), std::move(ctx), std::move(conn));
+    else
+      detail::accept_ws(std::move(sock), std::move(ctx), l.options.ws_path, std::move(conn));
   }
 
   void on_unix_accepted(listener& l, unix_proto::socket sock) {
@@ -316,22 +322,49 @@ int server::add_listener(const listener_options& options, accept_handler on_acce
     error = "invalid address '" + options.host + "': " + ec.message();
     return -1;
   }
-  auto& acc = l->tcp_acceptor.emplace(impl_->first_context());
   tcp::endpoint ep{addr, static_cast<std::uint16_t>(options.port)};
-  acc.open(ep.protocol(), ec);
-  if (!ec)
-    acc.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec)
-    acc.bind(ep, ec);
-  if (!ec)
-    acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
+  auto fail = [&](const boost::system::error_code& why) {
     error = "cannot listen on " + options.host + ":" + std::to_string(options.port) + ": "
-            + ec.message();
+            + why.message();
     return -1;
+  };
+  const std::size_t n = impl_->pool->size();
+  if (n > 1) {
+    // The sockets of one listener share the port through SO_REUSEPORT, which another process
+    // of the same user could join too (a second broker started on the same port would silently
+    // get half of the connections). So first take the port without SO_REUSEPORT: that fails
+    // if anything holds it (and picks the port when 0 was asked for), then hand it over.
+    tcp::acceptor probe{impl_->first_context()};
+    probe.open(ep.protocol(), ec);
+    if (!ec)
+      probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+      probe.bind(ep, ec);
+    if (ec)
+      return fail(ec);
+    ep.port(probe.local_endpoint().port());
+    probe.close(ec);
   }
-  int port = acc.local_endpoint().port();
-  impl_->accept_tcp(*l);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto p = std::make_unique<impl::listener::tcp_port>(impl_->pool->context(i));
+    auto& acc = p->acceptor;
+    acc.open(ep.protocol(), ec);
+    if (!ec)
+      acc.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && n > 1)
+      acc.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    if (!ec)
+      acc.bind(ep, ec);
+    if (!ec)
+      acc.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return fail(ec); // the ports opened so far close with `l`
+    ep.port(acc.local_endpoint().port());
+    l->tcp_ports.push_back(std::move(p));
+  }
+  int port = ep.port();
+  for (auto& p : l->tcp_ports)
+    impl_->accept_tcp(*l, *p);
   impl_->listeners.push_back(std::move(l));
   return port;
 }
@@ -346,10 +379,13 @@ void server::stop_accepting() {
   impl_->stopping = true;
   asio::post(impl_->first_context(), [d = impl_.get()] { d->watch_timer->cancel(); });
   for (auto& l : impl_->listeners) {
+    for (auto& p : l->tcp_ports) // each on its own thread
+      asio::post(p->acceptor.get_executor(), [pp = p.get()] {
+        boost::system::error_code ec;
+        pp->acceptor.close(ec);
+      });
     asio::post(impl_->first_context(), [lp = l.get()] {
       boost::system::error_code ec;
-      if (lp->tcp_acceptor)
-        lp->tcp_acceptor->close(ec);
       if (lp->unix_acceptor) {
         lp->unix_acceptor->close(ec);
         ::unlink(lp->options.socket_path.c_str());
