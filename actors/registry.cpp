@@ -38,13 +38,13 @@ void forget_stored(registry_actor* self, const std::string& client_id) {
 }
 
 /// Spawns the session of `client_id` into its (new or reused) entry. The caller holds the
-/// directory's lock.
+/// entry's stripe lock.
 void start_session(session_directory& dir, const std::string& client_id,
                    session_directory::entry& e,
                    std::shared_ptr<restored_session> restored = nullptr) {
   session_spawn_args a;
   a.client_id = client_id;
-  a.session_id = dir.next_session_id++;
+  a.session_id = dir.next_session_id.fetch_add(1, std::memory_order_relaxed);
   a.limits = dir.limits;
   a.shards = dir.shards;
   a.registry = dir.registry;
@@ -65,7 +65,9 @@ void start_session(session_directory& dir, const std::string& client_id,
 registry_state::entry& create_session(registry_actor* self, const std::string& client_id,
                                       std::shared_ptr<restored_session> restored) {
   auto& dir = *self->state.dir;
-  auto& e = dir.sessions[client_id];
+  auto& stripe = dir.stripe_of(client_id);
+  std::lock_guard<std::mutex> guard{stripe.mtx};
+  auto& e = stripe.sessions[client_id];
   start_session(dir, client_id, e, std::move(restored));
   return e;
 }
@@ -73,10 +75,13 @@ registry_state::entry& create_session(registry_actor* self, const std::string& c
 } // namespace
 
 bool connect_new_client(session_directory& dir, connect_request& req, bool assigned_id) {
-  std::lock_guard<std::mutex> guard{dir.mtx};
-  if (!dir.registry || dir.shutting_down)
+  if (!dir.open.load(std::memory_order_acquire))
     return false;
-  auto [it, fresh] = dir.sessions.try_emplace(req.packet->client_id);
+  auto& stripe = dir.stripe_of(req.packet->client_id);
+  std::lock_guard<std::mutex> guard{stripe.mtx};
+  if (dir.shutting_down.load(std::memory_order_relaxed)) // (the registry visits this stripe after setting it)
+    return false;
+  auto [it, fresh] = stripe.sessions.try_emplace(req.packet->client_id);
   if (!fresh)
     return false; // known client id: the registry decides (take-over, resumption, Clean Start)
   auto& e = it->second;
@@ -94,16 +99,16 @@ namespace {
 
 void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   auto& dir = *self->state.dir;
-  std::unique_lock<std::mutex> guard{dir.mtx};
-  if (dir.shutting_down) {
-    guard.unlock();
+  if (dir.shutting_down.load()) {
     req.link->close();
     return;
   }
   const auto& client_id = req.packet->client_id;
+  auto& stripe = dir.stripe_of(client_id);
+  std::unique_lock<std::mutex> guard{stripe.mtx};
   bool present = false;
   caf::actor replaced;
-  auto [it, fresh] = dir.sessions.try_emplace(client_id); // one lookup for a new client id
+  auto [it, fresh] = stripe.sessions.try_emplace(client_id); // one lookup for a new client id
   auto* e = &it->second;
   bool clean_start_of_stored = false;
   if (!fresh && req.packet->clean_start) {
@@ -137,10 +142,10 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
     {
       // Another Clean Start may have replaced `successor` meanwhile (it is gone, or going):
       // this connection was taken over before it was attached.
-      auto& dir = *self->state.dir;
-      std::lock_guard<std::mutex> guard{dir.mtx};
-      auto it = dir.sessions.find(id);
-      if (it == dir.sessions.end() || it->second.session != successor) {
+      auto& stripe = self->state.dir->stripe_of(id);
+      std::lock_guard<std::mutex> guard{stripe.mtx};
+      auto it = stripe.sessions.find(id);
+      if (it == stripe.sessions.end() || it->second.session != successor) {
         pending->req.link->close();
         return;
       }
@@ -153,16 +158,16 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
 
 void on_expired(registry_actor* self, const std::string& client_id, std::uint64_t session_id,
                 std::uint64_t attach_count) {
-  auto& dir = *self->state.dir;
+  auto& stripe = self->state.dir->stripe_of(client_id);
   {
-    std::lock_guard<std::mutex> guard{dir.mtx};
-    auto it = dir.sessions.find(client_id);
-    if (it == dir.sessions.end() || it->second.session_id != session_id)
+    std::lock_guard<std::mutex> guard{stripe.mtx};
+    auto it = stripe.sessions.find(client_id);
+    if (it == stripe.sessions.end() || it->second.session_id != session_id)
       return;
     if (it->second.attach_count != attach_count)
       return; // a new connection was attached meanwhile: the session lives on
     self->send(it->second.session, terminate_atom::value);
-    dir.sessions.erase(it);
+    stripe.sessions.erase(it);
   }
   forget_stored(self, client_id);
 }
@@ -170,15 +175,15 @@ void on_expired(registry_actor* self, const std::string& client_id, std::uint64_
 /// A session ended (it quit, or died): its entry goes unless a newer session took it.
 void on_ended(registry_actor* self, const std::string& client_id, std::uint64_t session_id,
               const caf::error& reason) {
-  auto& dir = *self->state.dir;
-  std::lock_guard<std::mutex> guard{dir.mtx};
-  auto it = dir.sessions.find(client_id);
-  if (it == dir.sessions.end() || it->second.session_id != session_id)
+  auto& stripe = self->state.dir->stripe_of(client_id);
+  std::lock_guard<std::mutex> guard{stripe.mtx};
+  auto it = stripe.sessions.find(client_id);
+  if (it == stripe.sessions.end() || it->second.session_id != session_id)
     return;
   if (reason && reason != caf::exit_reason::user_shutdown)
     log::error("registry", "session died",
                {{"client_id", client_id}, {"reason", caf::to_string(reason)}});
-  dir.sessions.erase(it);
+  stripe.sessions.erase(it);
 }
 
 /// Registers a restored session's subscriptions with the shards, from the registry, so that
@@ -275,16 +280,14 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
   auto& st = self->state;
   st.args = std::move(args);
   st.dir = st.args.directory ? st.args.directory : std::make_shared<session_directory>();
-  {
-    // Restored sessions are in the table before the first CONNECT is decided, here or on an
-    // I/O thread.
-    std::lock_guard<std::mutex> guard{st.dir->mtx};
-    st.dir->system = &self->system();
-    st.dir->limits = std::make_shared<const session_limits>(st.args.limits);
-    st.dir->shards = st.args.shards;
-    st.dir->registry = caf::actor_cast<caf::actor>(self);
-    restore_sessions(self);
-  }
+  st.dir->system = &self->system();
+  st.dir->limits = std::make_shared<const session_limits>(st.args.limits);
+  st.dir->shards = st.args.shards;
+  st.dir->registry = caf::actor_cast<caf::actor>(self);
+  // Restored sessions are in the table before the first CONNECT is decided, here or on an I/O
+  // thread.
+  restore_sessions(self);
+  st.dir->open.store(true, std::memory_order_release);
   return {
     [=](connect_atom, connect_request& req, bool assigned_id) {
       sample_mailbox(self, self->state.mailbox_tick, metrics::actor_kind::registry, 8);
@@ -297,45 +300,54 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
     [=](shutdown_atom) {
       // Disconnect every client (0x8B for MQTT 5); sessions stay until the process ends.
       auto& dir = *self->state.dir;
-      std::lock_guard<std::mutex> guard{dir.mtx};
-      dir.shutting_down = true;
-      for (auto& [id, e] : dir.sessions)
-        self->send(e.session, shutdown_atom::value);
+      dir.shutting_down.store(true);
+      dir.for_each_stripe([&](session_directory::stripe& s) {
+        std::lock_guard<std::mutex> guard{s.mtx};
+        for (auto& [id, e] : s.sessions)
+          self->send(e.session, shutdown_atom::value);
+      });
     },
     [=](kick_atom, const std::string& client_id) {
-      auto& dir = *self->state.dir;
-      std::lock_guard<std::mutex> guard{dir.mtx};
-      auto it = dir.sessions.find(client_id);
-      if (it == dir.sessions.end())
+      auto& stripe = self->state.dir->stripe_of(client_id);
+      std::lock_guard<std::mutex> guard{stripe.mtx};
+      auto it = stripe.sessions.find(client_id);
+      if (it == stripe.sessions.end())
         return false;
       self->send(it->second.session, kick_atom::value);
       return true;
     },
     [=](count_atom) {
-      auto& dir = *self->state.dir;
-      std::lock_guard<std::mutex> guard{dir.mtx};
-      return static_cast<std::uint64_t>(dir.sessions.size());
+      std::uint64_t n = 0;
+      self->state.dir->for_each_stripe([&](session_directory::stripe& s) {
+        std::lock_guard<std::mutex> guard{s.mtx};
+        n += s.sessions.size();
+      });
+      return n;
     },
     [=](list_atom) {
-      auto& dir = *self->state.dir;
       std::vector<caf::actor> all;
-      std::lock_guard<std::mutex> guard{dir.mtx};
-      all.reserve(dir.sessions.size());
-      for (auto& [id, e] : dir.sessions)
-        all.push_back(e.session);
+      self->state.dir->for_each_stripe([&](session_directory::stripe& s) {
+        std::lock_guard<std::mutex> guard{s.mtx};
+        for (auto& [id, e] : s.sessions)
+          all.push_back(e.session);
+      });
       return all;
     },
     [=](terminate_atom) {
       auto& dir = *self->state.dir;
-      std::unordered_map<std::string, session_directory::entry> all;
-      {
-        std::lock_guard<std::mutex> guard{dir.mtx};
-        dir.shutting_down = true;
-        dir.registry = nullptr; // no more sessions from the I/O threads
-        all.swap(dir.sessions);
-      }
-      for (auto& [id, e] : all)
-        self->send_exit(e.session, caf::exit_reason::user_shutdown);
+      dir.shutting_down.store(true); // no more sessions from the I/O threads
+      std::vector<caf::actor> all;
+      dir.for_each_stripe([&](session_directory::stripe& s) {
+        std::lock_guard<std::mutex> guard{s.mtx};
+        for (auto& [id, e] : s.sessions)
+          all.push_back(std::move(e.session));
+        s.sessions.clear();
+      });
+      // Every stripe was visited after shutting_down was set: no I/O thread uses these now.
+      dir.open.store(false);
+      dir.registry = nullptr;
+      for (auto& session : all)
+        self->send_exit(session, caf::exit_reason::user_shutdown);
       self->quit();
     },
   };

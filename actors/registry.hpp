@@ -8,6 +8,8 @@
 
 #include <caf/all.hpp>
 
+#include <array>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -19,7 +21,8 @@ namespace colony::actors {
 /// CONNACK written in the same turn) instead of going through the registry actor, which would
 /// mean two hops between threads per connect. Everything else (an existing client id: take-over,
 /// resumption, Clean Start; expiry; shutdown; the admin API) stays with the registry actor.
-/// Both sides change the table only under `mtx`.
+/// The table is split in lock stripes by client id; both sides change an entry only under its
+/// stripe's lock.
 class session_directory {
 public:
   struct entry {
@@ -27,15 +30,34 @@ public:
     std::uint64_t session_id = 0;
     std::uint64_t attach_count = 0;
   };
-  std::mutex mtx;
-  std::unordered_map<std::string, entry> sessions;
-  std::uint64_t next_session_id = 1;
-  bool shutting_down = false;
-  /// Set by the registry actor when it starts; until then every CONNECT goes to it.
+  struct stripe {
+    std::mutex mtx;
+    std::unordered_map<std::string, entry> sessions;
+  };
+  static constexpr std::size_t stripe_count = 64;
+
+  stripe& stripe_of(const std::string& client_id) {
+    return stripes_[std::hash<std::string>{}(client_id) % stripe_count];
+  }
+  template <class F>
+  void for_each_stripe(F f) {
+    for (auto& s : stripes_)
+      f(s);
+  }
+
+  std::atomic<std::uint64_t> next_session_id{1};
+  /// Set (before the stripes are visited) by the registry's shutdown: no new sessions here.
+  std::atomic<bool> shutting_down{false};
+  /// Set by the registry actor when it has started (the fields below are set before); until
+  /// then every CONNECT goes to it.
+  std::atomic<bool> open{false};
   caf::actor registry;
   caf::actor_system* system = nullptr;
   std::shared_ptr<const session_limits> limits;
   shard_list shards;
+
+private:
+  std::array<stripe, stripe_count> stripes_;
 };
 
 /// On the I/O thread: starts a session for `req` if its client id has none and attaches the
