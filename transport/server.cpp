@@ -169,6 +169,7 @@ struct server::impl {
     // Already on the socket's own I/O thread (the acceptor's).
     auto kind = l.options.kind;
     if (kind == listener_kind::tcp) {
+      info.fresh_socket = true; // accepted in this handler, started in it too (ready())
       ready(l, std::make_shared<tcp_link>(std::move(sock), std::move(info), make_config()));
       return;
     }

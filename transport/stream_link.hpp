@@ -89,6 +89,10 @@ struct link_info {
   std::shared_ptr<void> keep;
   /// Called once on the I/O thread when the link has finished (removes it from the registry).
   std::function<void(std::uint64_t)> on_finish;
+  /// The socket was accepted (and registered with the reactor) in the very handler that starts
+  /// the link: start() can wait for readability without a read that would only say EAGAIN, as
+  /// no reactor run can have taken its first edge in between.
+  bool fresh_socket = false;
 };
 
 inline std::string format_address(const std::string& ip, std::uint16_t port) {
@@ -202,7 +206,8 @@ public:
       decoder_(cfg.max_packet_size),
       wheel_(keepalive_wheel::current()),
       on_finish_(std::move(info.on_finish)),
-      rbuf_(cfg.read_buffer_size, cfg.max_packet_size + 8) {
+      rbuf_(cfg.read_buffer_size, cfg.max_packet_size + 8),
+      fresh_socket_(info.fresh_socket) {
     if constexpr (ops::can_wait_readable) {
       // read_now() must get would_block instead of blocking the I/O thread.
       boost::system::error_code ignored;
@@ -223,6 +228,15 @@ public:
     }
     last_packet_ = clock::now();
     arm_timer(cfg_.connect_timeout);
+    if constexpr (ops::can_wait_readable) {
+      if (fresh_socket_) {
+        // Just accepted: the CONNECT is rarely there yet (see link_info::fresh_socket).
+        fresh_socket_ = false;
+        reading_ = true;
+        wait_readable();
+        return;
+      }
+    }
     start_read();
   }
 
@@ -806,6 +820,7 @@ private:
   // Read state (I/O thread only).
   read_buffer rbuf_;
   bool short_read_ = false; ///< the current handler's read found the socket emptied
+  bool fresh_socket_ = false; ///< see link_info::fresh_socket (until start())
   bool reading_ = false;
   bool connect_seen_ = false;
   bool awaiting_connect_ack_ = false;

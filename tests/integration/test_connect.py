@@ -248,3 +248,24 @@ def test_packets_sent_before_connack_are_handled_after_it(broker, together):
             assert got["SUBACK"].packet_id == 7
             assert got["PUBACK"].packet_id == 9
             assert got["PUBLISH"].payload == b"mine"
+
+
+def test_connects_waiting_in_the_accept_queue_are_all_answered(broker):
+    """A burst of connections, each sending its CONNECT right after the TCP handshake, mostly
+    before the broker has accepted it (Colony waits for readability right after accept instead
+    of reading first): every one is answered."""
+    n = 60
+    clients = []
+    try:
+        for i in range(n):
+            c = raw.RawClient(broker.host, broker.port)
+            c.send(raw.connect(unique_id("burst%d" % i), clean=True))
+            clients.append(c)
+        for c in clients:
+            ack = c.expect(raw.CONNACK, timeout=10)
+            assert ack.rc == 0
+        for c in clients:
+            c.ping()
+    finally:
+        for c in clients:
+            c.close()
