@@ -36,6 +36,13 @@ public:
   };
   static constexpr std::size_t stripe_count = 64;
 
+  session_directory() {
+    // Buckets for 16k sessions up front (64 KB per 8k buckets): growing a table rehashes every
+    // node in it, a cache miss each, on the connect path.
+    for (auto& s : stripes_)
+      s.sessions.reserve(256);
+  }
+
   stripe& stripe_of(const std::string& client_id) {
     return stripes_[std::hash<std::string>{}(client_id) % stripe_count];
   }
