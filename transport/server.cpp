@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include <sys/stat.h>
@@ -21,7 +22,11 @@ namespace colony::transport {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using unix_proto = asio::local::stream_protocol;
-using tcp_link = detail::stream_link<tcp::socket>;
+/// Plain TCP links name their io_context's executor type instead of the type-erased
+/// any_io_executor of tcp::socket: every operation on them (and each pending one, which holds a
+/// copy) is smaller and starts and completes without the type erasure.
+using plain_tcp_socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using tcp_link = detail::stream_link<plain_tcp_socket>;
 using unix_link = detail::stream_link<unix_proto::socket>;
 
 struct server::impl {
@@ -32,7 +37,8 @@ struct server::impl {
         open(std::make_shared<std::atomic<std::size_t>>(0)) {}
     /// One listening socket of a TCP listener, on one I/O thread.
     struct tcp_port {
-      explicit tcp_port(asio::io_context& ctx) : acceptor(ctx) {}
+      explicit tcp_port(asio::io_context& c) : context(c), acceptor(c) {}
+      asio::io_context& context;
       tcp::acceptor acceptor;
       tcp::endpoint peer; ///< filled by the pending accept
     };
@@ -47,6 +53,8 @@ struct server::impl {
   };
 
   explicit impl(transport_options opts) : options(std::move(opts)), pool(options.pool) {
+    // Growing the table rehashes every node in it (a cache miss each) on the accept path.
+    links.reserve(16384);
     own_pool = !pool;
     if (own_pool)
       pool = std::make_shared<io_pool>(options.io_threads);
@@ -68,7 +76,7 @@ struct server::impl {
   void accept_tcp(listener& l, listener::tcp_port& p) {
     // The connection's socket is on the acceptor's thread, where this handler runs. The peer's
     // address comes with the accept (no getpeername() per connection).
-    p.acceptor.async_accept(p.peer, [this, &l, &p](boost::system::error_code ec, tcp::socket sock) {
+    auto on_accepted = [this, &l, &p](boost::system::error_code ec, auto sock) {
       if (ec == asio::error::operation_aborted || !p.acceptor.is_open())
         return;
       if (ec) {
@@ -80,7 +88,18 @@ struct server::impl {
       }
       on_tcp_accepted(l, std::move(sock), p.peer);
       accept_tcp(l, p);
-    });
+    };
+    if (l.options.kind == listener_kind::tcp) {
+      p.acceptor.async_accept(p.context.get_executor(), p.peer,
+                              [on_accepted](boost::system::error_code ec, plain_tcp_socket sock) {
+                                on_accepted(ec, std::move(sock));
+                              });
+    } else {
+      // TLS and WebSocket handshakes run on tcp::socket.
+      p.acceptor.async_accept(p.peer, [on_accepted](boost::system::error_code ec, tcp::socket sock) {
+        on_accepted(ec, std::move(sock));
+      });
+    }
   }
 
   void accept_unix(listener& l) {
@@ -152,7 +171,8 @@ struct server::impl {
     return info;
   }
 
-  void on_tcp_accepted(listener& l, tcp::socket sock, const tcp::endpoint& ep) {
+  template <class Socket>
+  void on_tcp_accepted(listener& l, Socket sock, const tcp::endpoint& ep) {
     boost::system::error_code ec;
     auto slot = take_slot(l);
     if (!slot) {
@@ -168,11 +188,17 @@ struct server::impl {
     auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
     // Already on the socket's own I/O thread (the acceptor's).
     auto kind = l.options.kind;
-    if (kind == listener_kind::tcp) {
+    if constexpr (std::is_same_v<Socket, plain_tcp_socket>) {
       info.fresh_socket = true; // accepted in this handler, started in it too (ready())
       ready(l, std::make_shared<tcp_link>(std::move(sock), std::move(info), make_config()));
-      return;
+    } else {
+      accept_secured(l, kind, std::move(sock), std::move(info), deadline);
     }
+  }
+
+  /// TLS and WebSocket listeners: the handshake first, then ready().
+  void accept_secured(listener& l, listener_kind kind, tcp::socket sock, detail::link_info info,
+                      std::chrono::steady_clock::time_point deadline) {
     auto* lp = &l;
     detail::pending_conn conn;
     conn.info = std::move(info);
