@@ -4,7 +4,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <cstdlib>
 #include <future>
+#include <vector>
 
 namespace colony::transport {
 
@@ -16,6 +18,24 @@ struct thread_slot {
   std::size_t index = io_pool::npos;
 };
 thread_local thread_slot this_thread_slot;
+
+/// glibc's malloc grows a thread's arena with one mprotect() per growth step (a page or a few;
+/// about one per accepted connection, each taking the process's mmap lock for writing), and
+/// never lowers the protected size again. Allocating a few MB in blocks below the mmap threshold
+/// and freeing them at once raises it in one go; the freed pages are given back (the arena trims
+/// its top with MADV_DONTNEED), so nothing stays resident.
+void widen_thread_arena() {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) // (ASan has its own allocator)
+  constexpr std::size_t block = 64 * 1024, total = 32u << 20;
+  std::vector<void*> blocks;
+  blocks.reserve(total / block);
+  for (std::size_t i = 0; i < total / block; ++i)
+    if (void* p = std::malloc(block))
+      blocks.push_back(p);
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it)
+    std::free(*it);
+#endif
+}
 } // namespace
 
 io_pool::io_pool(std::size_t threads) {
@@ -55,6 +75,7 @@ void io_pool::start() {
   for (std::size_t i = 0; i < contexts_.size(); ++i) {
     threads_.emplace_back([this, i] {
       this_thread_slot = thread_slot{this, i};
+      widen_thread_arena();
       detail::keepalive_wheel::current() = wheels_[i].get();
       contexts_[i]->run();
       detail::keepalive_wheel::current() = nullptr;
