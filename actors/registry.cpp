@@ -79,7 +79,9 @@ bool connect_new_client(session_directory& dir, connect_request& req, bool assig
     return false;
   auto& stripe = dir.stripe_of(req.packet->client_id);
   std::lock_guard<std::mutex> guard{stripe.mtx};
-  if (dir.shutting_down.load(std::memory_order_relaxed)) // (the registry visits this stripe after setting it)
+  // (The registry sets it, then visits every stripe: a session started here before its visit
+  // gets the shutdown, one after sees the flag.)
+  if (dir.shutting_down.load(std::memory_order_relaxed))
     return false;
   auto [it, fresh] = stripe.sessions.try_emplace(req.packet->client_id);
   if (!fresh)
