@@ -96,9 +96,10 @@ struct server::impl {
                               });
     } else {
       // TLS and WebSocket handshakes run on tcp::socket.
-      p.acceptor.async_accept(p.peer, [on_accepted](boost::system::error_code ec, tcp::socket sock) {
-        on_accepted(ec, std::move(sock));
-      });
+      p.acceptor.async_accept(p.peer,
+                              [on_accepted](boost::system::error_code ec, tcp::socket sock) {
+                                on_accepted(ec, std::move(sock));
+                              });
     }
   }
 
@@ -204,7 +205,9 @@ struct server::impl {
     conn.info = std::move(info);
     conn.cfg = make_config();
     conn.deadline = deadline;
-    conn.ready = [this, lp](std::shared_ptr<detail::link_base> link) { ready(*lp, std::move(link)); };
+    conn.ready = [this, lp](std::shared_ptr<detail::link_base> link) {
+      ready(*lp, std::move(link));
+    };
     conn.on_event = options.on_event;
     detail::ssl_context_ptr ctx;
     if (kind == listener_kind::tls || kind == listener_kind::wss) {
