@@ -14,7 +14,6 @@
 #include <type_traits>
 #include <unordered_map>
 
-#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -384,16 +383,6 @@ int server::add_listener(const listener_options& options, accept_handler on_acce
       acc.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec && n > 1)
       acc.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
-    if (!ec) {
-      // MQTT, TLS and WebSocket clients all speak first: the kernel hands a connection over
-      // once its first bytes are there, so accepting it and reading its CONNECT (or
-      // ClientHello, or HTTP upgrade) is one wake-up, not two. A client that stays silent is
-      // handed over after a second (one SYN-ACK retransmission) and then meets
-      // --connect-timeout. Not essential: a kernel without it just accepts at once.
-      boost::system::error_code ignored;
-      acc.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_DEFER_ACCEPT>(1),
-                     ignored);
-    }
     if (!ec)
       acc.bind(ep, ec);
     if (!ec)

@@ -89,9 +89,9 @@ struct link_info {
   std::shared_ptr<void> keep;
   /// Called once on the I/O thread when the link has finished (removes it from the registry).
   std::function<void(std::uint64_t)> on_finish;
-  /// The socket was accepted in the very handler that starts the link, from a listener that
-  /// hands connections over once their first bytes are there (TCP_DEFER_ACCEPT): start()
-  /// reads at once instead of waiting for readability (no epoll_ctl, no second wake-up).
+  /// The socket was accepted (and registered with the reactor) in the very handler that starts
+  /// the link: start() can wait for readability without a read that would only say EAGAIN, as
+  /// no reactor run can have taken its first edge in between.
   bool fresh_socket = false;
 };
 
@@ -230,11 +230,10 @@ public:
     arm_timer(cfg_.connect_timeout);
     if constexpr (ops::can_wait_readable) {
       if (fresh_socket_) {
-        // Just accepted, and the listener defers accepting until the first bytes are there:
-        // read them now (see link_info::fresh_socket).
+        // Just accepted: the CONNECT is rarely there yet (see link_info::fresh_socket).
         fresh_socket_ = false;
         reading_ = true;
-        read_now();
+        wait_readable();
         return;
       }
     }
