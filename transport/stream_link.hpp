@@ -89,9 +89,10 @@ struct link_info {
   std::shared_ptr<void> keep;
   /// Called once on the I/O thread when the link has finished (removes it from the registry).
   std::function<void(std::uint64_t)> on_finish;
-  /// The socket was accepted (and registered with the reactor) in the very handler that starts
-  /// the link: start() can wait for readability without a read that would only say EAGAIN, as
-  /// no reactor run can have taken its first edge in between.
+  /// The socket was accepted in the very handler that starts the link: its CONNECT is rarely
+  /// there yet, so start() waits for readability at once instead of posting a read that would
+  /// only say EAGAIN. (Arming the wait re-arms the descriptor in epoll, so bytes that are
+  /// already there are reported too.)
   bool fresh_socket = false;
 };
 
