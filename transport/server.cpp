@@ -50,6 +50,9 @@ struct server::impl {
     accept_handler on_accept;
     /// Connections of this listener (handshaking or open); shared with each connection's slot.
     std::shared_ptr<std::atomic<std::size_t>> open;
+    /// Whether its accepted sockets come with the listening sockets' TCP_NODELAY (-1: not
+    /// known yet).
+    std::atomic<int> nodelay_inherited{-1};
   };
 
   explicit impl(transport_options opts) : options(std::move(opts)), pool(options.pool) {
@@ -133,6 +136,23 @@ struct server::impl {
     });
   }
 
+  /// TCP_NODELAY on an accepted socket. The listening sockets have it set and Linux copies it
+  /// to the sockets they accept: the listener's first accepted socket checks that once, and if
+  /// it is not so, every socket gets its own setsockopt().
+  template <class Socket>
+  void set_no_delay(listener& l, Socket& sock) {
+    boost::system::error_code ec;
+    int inherited = l.nodelay_inherited.load(std::memory_order_relaxed);
+    if (inherited < 0) {
+      tcp::no_delay current;
+      sock.get_option(current, ec);
+      inherited = !ec && current.value() ? 1 : 0;
+      l.nodelay_inherited.store(inherited, std::memory_order_relaxed);
+    }
+    if (inherited == 0)
+      sock.set_option(tcp::no_delay(true), ec);
+  }
+
   /// Takes a connection slot of `l`, or returns an empty one if the listener is full.
   detail::connection_slot take_slot(listener& l) {
     if (l.options.max_connections > 0 && l.open->load() >= l.options.max_connections)
@@ -183,7 +203,7 @@ struct server::impl {
             ep.address().to_string());
       return;
     }
-    sock.set_option(tcp::no_delay(true), ec);
+    set_no_delay(l, sock);
     auto ip = ep.address().to_string();
     auto info = make_info(l, std::move(slot), ip, detail::format_address(ip, ep.port()));
     auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
@@ -383,6 +403,10 @@ int server::add_listener(const listener_options& options, accept_handler on_acce
       acc.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec && n > 1)
       acc.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    if (!ec) {
+      boost::system::error_code ignored; // (then each accepted socket sets it)
+      acc.set_option(tcp::no_delay(true), ignored);
+    }
     if (!ec)
       acc.bind(ep, ec);
     if (!ec)

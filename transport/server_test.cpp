@@ -1,0 +1,95 @@
+#include "transport/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+namespace colony::transport {
+namespace {
+
+struct quiet_handler : link_handler {
+  void on_packets(packet_batch) override {}
+  void on_drained() override {}
+  void on_close(close_info) override {}
+};
+
+/// The server's socket of the TCP connection whose client end is `client` (both ends are in
+/// this process), or -1.
+int server_end_of(int client) {
+  sockaddr_in mine{}, peer{};
+  socklen_t len = sizeof mine;
+  if (::getsockname(client, reinterpret_cast<sockaddr*>(&mine), &len) != 0)
+    return -1;
+  for (int fd = 0; fd < 4096; ++fd) {
+    if (fd == client)
+      continue;
+    len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0)
+      continue;
+    if (peer.sin_family == AF_INET && peer.sin_port == mine.sin_port
+        && peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+      return fd;
+  }
+  return -1;
+}
+
+// Accepted sockets get TCP_NODELAY (the listening sockets' setting is inherited, checked on the
+// first one), with one I/O thread and with several (one listening socket each).
+TEST(TransportServer, AcceptedTcpSocketsHaveNoDelay) {
+  for (std::size_t threads : {1u, 2u}) {
+    transport_options opts;
+    opts.io_threads = threads;
+    server srv{opts};
+    std::promise<void> accepted_all;
+    std::atomic<int> accepted{0};
+    constexpr int clients = 6;
+    listener_options lo;
+    lo.host = "127.0.0.1";
+    lo.port = 0;
+    std::string error;
+    int port = srv.add_tcp_listener(
+      lo,
+      [&](link_ptr) -> std::shared_ptr<link_handler> {
+        if (++accepted == clients)
+          accepted_all.set_value();
+        return std::make_shared<quiet_handler>();
+      },
+      error);
+    ASSERT_GT(port, 0) << error;
+    srv.start();
+    std::vector<int> fds;
+    for (int i = 0; i < clients; ++i) {
+      int c = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+      fds.push_back(c);
+    }
+    ASSERT_EQ(accepted_all.get_future().wait_for(std::chrono::seconds(10)),
+              std::future_status::ready);
+    for (int c : fds) {
+      int s = server_end_of(c);
+      ASSERT_GE(s, 0);
+      int on = 0;
+      socklen_t len = sizeof on;
+      ASSERT_EQ(::getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+      EXPECT_NE(on, 0) << "threads " << threads;
+    }
+    for (int c : fds)
+      ::close(c);
+    srv.stop();
+  }
+}
+
+} // namespace
+} // namespace colony::transport
