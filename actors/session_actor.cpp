@@ -59,7 +59,9 @@ public:
       routes_.resize(shards_->size()); // on first use: most idle clients never publish
     if (since_ack_.empty())
       since_ack_.resize(shards_->size());
-    if (msg->qos > 0 && store_sync_ && !route_hold_) {
+    // A retained QoS 1/2 message is acknowledged once its shard has stored it: a subscriber
+    // that comes after the PUBACK gets the new retained state (MQTT-3.3.1-5/-10/-11).
+    if (msg->qos > 0 && (store_sync_ || msg->retain) && !route_hold_) {
       // The PUBACK / PUBREC of this turn waits until the shards have stored the messages.
       route_hold_ = true;
       ++holds_;
@@ -112,6 +114,18 @@ public:
   /// link's read credit is held back (see release_read_credit). So a fast publisher has at
   /// most that many batches in a shard's mailbox, and a shard answers one batch in eight.
   void flush_routes();
+  void order_barrier() override {
+    bool unacked = has_routes_;
+    for (auto n : since_ack_)
+      unacked = unacked || n > 0;
+    if (!unacked)
+      return; // nothing routed since the last acknowledgement
+    barrier_ = true;
+    if (!route_hold_) {
+      route_hold_ = true;
+      ++holds_;
+    }
+  }
   static constexpr std::uint8_t route_ack_window = 8;
 
   /// A packet batch from the link is done: hand back its read credit now, or once the shards
@@ -165,6 +179,7 @@ public:
   bool store_sync_ = false;
   std::size_t holds_ = 0;
   bool route_hold_ = false;      ///< this turn's publishes hold the output
+  bool barrier_ = false;         ///< every shard sent to since its last ack is asked for one
   std::size_t route_holds_ = 0;  ///< holds released when every route request is acknowledged
   std::vector<std::uint8_t> held_;
   transport::link_ptr closing_link_;
@@ -217,18 +232,33 @@ void actor_env::persist(persistence::batch writes, bool hold_output) {
 
 void actor_env::flush_routes() {
   const bool hold = route_hold_;
+  const bool barrier = barrier_;
+  barrier_ = false;
   if (route_hold_) {
-    // Released by on_route_ack once every route request sent so far is acknowledged
-    // (route() set it together with has_routes_, so at least one request follows).
+    // Released by on_route_ack once every route request sent so far is acknowledged (or
+    // below, if no request goes out).
     route_hold_ = false;
     ++route_holds_;
   }
-  if (!has_routes_)
+  if (!has_routes_ && !barrier)
     return;
   has_routes_ = false;
+  if (routes_.size() < shards_->size())
+    routes_.resize(shards_->size());
+  const auto unacked_before = unacked_routes_;
   for (std::size_t i = 0; i < routes_.size(); ++i) {
-    if (routes_[i].msgs.empty())
+    if (routes_[i].msgs.empty()) {
+      if (barrier && i < since_ack_.size() && since_ack_[i] > 0) {
+        // An empty batch: the shard answers it after everything this session sent it before
+        // (one sender's messages to one actor stay in order).
+        since_ack_[i] = 0;
+        ++unacked_routes_;
+        self_->request((*shards_)[i], caf::infinite, route_atom::value, publish_batch{})
+          .then([self = self_]() { self->state.env->on_route_ack(); },
+                [self = self_](caf::error&) { self->state.env->on_route_ack(); });
+      }
       continue;
+    }
     bool broker_only = std::all_of(routes_[i].msgs.begin(), routes_[i].msgs.end(),
                                    [](const message_ptr& m) { return m->origin_session == 0; });
     if (broker_only) {
@@ -252,6 +282,11 @@ void actor_env::flush_routes() {
   }
   // Most sessions route rarely (a $SYS notice at connect): give the per-shard slots back.
   std::vector<publish_batch>().swap(routes_);
+  if (hold && unacked_routes_ == unacked_before && unacked_routes_ == 0) {
+    // Nothing to wait for after all (only broker notices went out): release at once.
+    for (; route_holds_ > 0; --route_holds_)
+      release_hold();
+  }
 }
 
 void actor_env::subscribe(std::vector<subscription> subs) {

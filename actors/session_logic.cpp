@@ -520,8 +520,12 @@ void session_logic::dispatch(codec::packet& pkt) {
         handle_subscribe(p);
       else if constexpr (std::is_same_v<T, codec::unsubscribe>)
         handle_unsubscribe(p);
-      else if constexpr (std::is_same_v<T, codec::pingreq>)
+      else if constexpr (std::is_same_v<T, codec::pingreq>) {
+        // A client may use PINGREQ as a barrier: its PUBLISHes before it have reached their
+        // subscribers when the PINGRESP comes.
+        env_.order_barrier();
         send(codec::pingresp{});
+      }
       else if constexpr (std::is_same_v<T, codec::disconnect>)
         handle_disconnect(p);
       else if constexpr (std::is_same_v<T, codec::auth>)

@@ -72,6 +72,9 @@ public:
   virtual ~session_env() = default;
   /// Bytes for the attached link (no-op when detached).
   virtual void write(std::vector<std::uint8_t> bytes) = 0;
+  /// The output that follows (a PINGRESP) is sent only once everything this session routed
+  /// so far has been handled by the shards, as a single-threaded broker would have it.
+  virtual void order_barrier() {}
   virtual std::size_t queued_bytes() const = 0;
   virtual void notify_when_drained() = 0;
   virtual void set_keepalive(std::uint16_t seconds) = 0;
