@@ -62,6 +62,17 @@ void start_session(session_directory& dir, const std::string& client_id,
   e = session_directory::entry{std::move(session), session_id, 0};
 }
 
+/// The attach request for `req`, the next connection of entry `e`. The caller holds its lock.
+attach_request next_attach(session_directory::entry& e, connect_request& req, bool assigned_id,
+                           bool session_present) {
+  attach_request a;
+  a.attach_count = ++e.attach_count;
+  a.session_present = session_present;
+  a.assigned_client_id = assigned_id;
+  a.req = std::move(req);
+  return a;
+}
+
 registry_state::entry& create_session(registry_actor* self, const std::string& client_id,
                                       std::shared_ptr<restored_session> restored) {
   auto& dir = *self->state.dir;
@@ -88,10 +99,7 @@ bool connect_new_client(session_directory& dir, connect_request& req, bool assig
     return false; // known client id: the registry decides (take-over, resumption, Clean Start)
   auto& e = it->second;
   start_session(dir, it->first, e);
-  attach_request a;
-  a.attach_count = ++e.attach_count;
-  a.assigned_client_id = assigned_id;
-  a.req = std::move(req);
+  auto a = next_attach(e, req, assigned_id, false);
   // Sent under the lock: whatever the registry does next with this entry comes after it.
   caf::anon_send(e.session, attach_atom::value, std::move(a));
   return true;
@@ -112,31 +120,24 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   caf::actor replaced;
   auto [it, fresh] = stripe.sessions.try_emplace(client_id); // one lookup for a new client id
   auto* e = &it->second;
-  bool clean_start_of_stored = false;
   if (!fresh && req.packet->clean_start) {
     // Clean Start: the old session ends (its connection is taken over first); its entry
     // gets the new session.
     replaced = e->session;
-    clean_start_of_stored = true;
     fresh = true;
   }
   if (fresh)
     start_session(dir, client_id, *e);
   else
     present = true; // MQTT-3.2.2-2
-  attach_request a;
-  a.attach_count = ++e->attach_count;
-  a.session_present = present;
-  a.assigned_client_id = assigned_id;
-  a.req = std::move(req);
+  auto a = next_attach(*e, req, assigned_id, present);
   auto successor = e->session;
   if (!replaced) {
     self->send(successor, attach_atom::value, std::move(a));
     return;
   }
   guard.unlock();
-  if (clean_start_of_stored)
-    forget_stored(self, client_id);
+  forget_stored(self, client_id);
   // The new session attaches once the old one has ended, so that its "online" $SYS notice
   // follows the old one's "offline" (an error, e.g. the old one already died, also goes on).
   auto pending = std::make_shared<attach_request>(std::move(a));

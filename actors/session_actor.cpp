@@ -114,6 +114,8 @@ public:
   /// link's read credit is held back (see release_read_credit). So a fast publisher has at
   /// most that many batches in a shard's mailbox, and a shard answers one batch in eight.
   void flush_routes();
+  /// Sends `batch` to shard `i` asking for an acknowledgement (on_route_ack).
+  void request_route(std::size_t i, publish_batch batch);
   void order_barrier() override {
     bool unacked = has_routes_;
     for (auto n : since_ack_)
@@ -230,6 +232,14 @@ void actor_env::persist(persistence::batch writes, bool hold_output) {
   });
 }
 
+void actor_env::request_route(std::size_t i, publish_batch batch) {
+  since_ack_[i] = 0;
+  ++unacked_routes_;
+  self_->request((*shards_)[i], caf::infinite, route_atom::value, std::move(batch))
+    .then([self = self_]() { self->state.env->on_route_ack(); },
+          [self = self_](caf::error&) { self->state.env->on_route_ack(); });
+}
+
 void actor_env::flush_routes() {
   const bool hold = route_hold_;
   const bool barrier = barrier_;
@@ -251,11 +261,7 @@ void actor_env::flush_routes() {
       if (barrier && i < since_ack_.size() && since_ack_[i] > 0) {
         // An empty batch: the shard answers it after everything this session sent it before
         // (one sender's messages to one actor stay in order).
-        since_ack_[i] = 0;
-        ++unacked_routes_;
-        self_->request((*shards_)[i], caf::infinite, route_atom::value, publish_batch{})
-          .then([self = self_]() { self->state.env->on_route_ack(); },
-                [self = self_](caf::error&) { self->state.env->on_route_ack(); });
+        request_route(i, publish_batch{});
       }
       continue;
     }
@@ -273,11 +279,7 @@ void actor_env::flush_routes() {
       routes_[i] = publish_batch{};
       continue;
     }
-    since_ack_[i] = 0;
-    ++unacked_routes_;
-    self_->request((*shards_)[i], caf::infinite, route_atom::value, std::move(routes_[i]))
-      .then([self = self_]() { self->state.env->on_route_ack(); },
-            [self = self_](caf::error&) { self->state.env->on_route_ack(); });
+    request_route(i, std::move(routes_[i]));
     routes_[i] = publish_batch{};
   }
   // Most sessions route rarely (a $SYS notice at connect): give the per-shard slots back.
