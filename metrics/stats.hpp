@@ -311,49 +311,85 @@ inline mailbox_depths& mailbox_depth() noexcept {
   return *m;
 }
 
-// -- labelled event counters (rare events: connects, disconnects) ------------------------
+// -- labelled event counters (connects, disconnects, refusals) ------------------------------
 
-/// Counts or gauges by one label value. Mutex-protected: for events that happen per
-/// connection, not per message. Labels are normalised to [a-z0-9_].
+/// Counts or gauges by one label value. Labels are normalised to [a-z0-9_]. Counting a label
+/// seen before takes no lock (a scan of the few labels and one atomic add), so connects and
+/// disconnects on many threads do not meet here; only a new label takes the lock. At most
+/// `capacity` labels: later ones are counted as "other".
 class labeled_counters {
 public:
+  static constexpr std::size_t capacity = 64;
+
   void add(std::string_view label, std::int64_t n = 1) {
-    std::string key = normalize(label);
-    std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& [k, v] : items_) {
-      if (k == key) {
-        v += n;
-        return;
-      }
-    }
-    items_.emplace_back(std::move(key), n);
+    char buf[max_label];
+    const std::string_view key = normalize_into(label, buf);
+    find_or_add(key).fetch_add(n, std::memory_order_relaxed);
   }
   void sub(std::string_view label, std::int64_t n = 1) { add(label, -n); }
 
+  /// The labels in the order first seen, with their values.
   std::vector<std::pair<std::string, std::int64_t>> snapshot() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return items_;
+    const auto n = count_.load(std::memory_order_acquire);
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      out.emplace_back(items_[i].label, items_[i].value.load(std::memory_order_relaxed));
+    return out;
   }
 
   static std::string normalize(std::string_view label) {
-    std::string out;
-    out.reserve(label.size());
-    for (char ch : label) {
-      if (ch >= 'A' && ch <= 'Z')
-        out.push_back(static_cast<char>(ch - 'A' + 'a'));
-      else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')
-        out.push_back(ch);
-      else if (!out.empty() && out.back() != '_')
-        out.push_back('_');
-    }
-    while (!out.empty() && out.back() == '_')
-      out.pop_back();
-    return out.empty() ? std::string{"unknown"} : out;
+    char buf[max_label];
+    return std::string{normalize_into(label, buf)};
   }
 
 private:
-  mutable std::mutex mtx_;
-  std::vector<std::pair<std::string, std::int64_t>> items_;
+  static constexpr std::size_t max_label = 64; ///< longer labels are cut
+
+  /// Lower case, runs of anything but [a-z0-9_] become one '_', no '_' at the ends.
+  static std::string_view normalize_into(std::string_view label, char (&out)[max_label]) {
+    std::size_t n = 0;
+    for (char ch : label) {
+      if (n == max_label)
+        break;
+      if (ch >= 'A' && ch <= 'Z')
+        out[n++] = static_cast<char>(ch - 'A' + 'a');
+      else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')
+        out[n++] = ch;
+      else if (n > 0 && out[n - 1] != '_')
+        out[n++] = '_';
+    }
+    while (n > 0 && out[n - 1] == '_')
+      --n;
+    return n == 0 ? std::string_view{"unknown"} : std::string_view{out, n};
+  }
+
+  std::atomic<std::int64_t>& find_or_add(std::string_view key) {
+    // Items below count_ are complete (their label is written before count_ is raised) and
+    // never change label.
+    auto n = count_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < n; ++i)
+      if (items_[i].label == key)
+        return items_[i].value;
+    std::lock_guard<std::mutex> guard{mtx_};
+    n = count_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i)
+      if (items_[i].label == key)
+        return items_[i].value;
+    if (n == capacity)
+      return items_[capacity - 1].value; // full: the last label is "other"
+    items_[n].label.assign(n == capacity - 1 ? std::string_view{"other"} : key);
+    count_.store(n + 1, std::memory_order_release);
+    return items_[n].value;
+  }
+
+  struct item {
+    std::string label;
+    std::atomic<std::int64_t> value{0};
+  };
+  std::mutex mtx_; ///< adding a label
+  std::array<item, capacity> items_;
+  std::atomic<std::size_t> count_{0};
 };
 
 struct event_stats {

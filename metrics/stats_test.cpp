@@ -124,6 +124,44 @@ TEST(labeled, normalizes_and_sums) {
             "bad_user_name_or_password");
 }
 
+TEST(labeled, counts_labels_past_capacity_as_other) {
+  labeled_counters c;
+  for (std::size_t i = 0; i < labeled_counters::capacity + 5; ++i)
+    c.add("reason " + std::to_string(i));
+  c.add("reason 0"); // a known label is still counted as itself
+  auto s = c.snapshot();
+  ASSERT_EQ(s.size(), labeled_counters::capacity);
+  EXPECT_EQ(s[0].first, "reason_0");
+  EXPECT_EQ(s[0].second, 2);
+  EXPECT_EQ(s.back().first, "other");
+  EXPECT_EQ(s.back().second, 6); // labels capacity-1 .. capacity+4
+}
+
+TEST(labeled, concurrent_adds_and_subs_balance) {
+  labeled_counters c;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&c, t] {
+      for (int i = 0; i < 5000; ++i) {
+        const std::string label = "listener " + std::to_string((i + t) % 7);
+        c.add(label);
+        c.sub(label);
+        c.add("total");
+      }
+    });
+  for (auto& th : threads)
+    th.join();
+  std::int64_t total = 0;
+  for (const auto& [k, v] : c.snapshot()) {
+    if (k == "total")
+      total = v;
+    else
+      EXPECT_EQ(v, 0) << k;
+  }
+  EXPECT_EQ(total, 20000);
+  EXPECT_EQ(c.snapshot().size(), 8u);
+}
+
 TEST(mailbox_depths, keeps_the_max_across_threads_until_taken) {
   mailbox_depths d;
   std::vector<std::thread> threads;

@@ -2,6 +2,7 @@
 
 #include "transport/detail.hpp"
 #include "transport/io_pool.hpp"
+#include "transport/link_table.hpp"
 #include "transport/stream_link.hpp"
 #include "metrics/stats.hpp"
 
@@ -56,8 +57,6 @@ struct server::impl {
   };
 
   explicit impl(transport_options opts) : options(std::move(opts)), pool(options.pool) {
-    // Growing the table rehashes every node in it (a cache miss each) on the accept path.
-    links.reserve(16384);
     own_pool = !pool;
     if (own_pool)
       pool = std::make_shared<io_pool>(options.io_threads);
@@ -169,10 +168,7 @@ struct server::impl {
   /// Registers a link whose handshake (if any) is done, asks the listener's accept handler for
   /// its handler and starts it. Runs on the link's I/O thread.
   void ready(listener& l, std::shared_ptr<detail::link_base> link) {
-    {
-      std::lock_guard<std::mutex> g{mtx};
-      links.emplace(link->id(), link);
-    }
+    links.add(link->id(), link);
     auto handler = l.on_accept(link);
     link->start(std::move(handler)); // a null handler closes the link
   }
@@ -185,10 +181,7 @@ struct server::impl {
     info.ip = std::move(ip);
     info.address = std::move(address);
     info.slot = std::move(slot);
-    info.on_finish = [this](std::uint64_t link_id) {
-      std::lock_guard<std::mutex> g{mtx};
-      links.erase(link_id);
-    };
+    info.on_finish = [this](std::uint64_t link_id) { links.remove(link_id); };
     return info;
   }
 
@@ -204,7 +197,7 @@ struct server::impl {
       return;
     }
     set_no_delay(l, sock);
-    auto ip = ep.address().to_string();
+    auto ip = detail::ip_to_string(ep.address());
     auto info = make_info(l, std::move(slot), ip, detail::format_address(ip, ep.port()));
     auto deadline = std::chrono::steady_clock::now() + options.connect_timeout;
     // Already on the socket's own I/O thread (the acceptor's).
@@ -295,8 +288,8 @@ struct server::impl {
   std::unique_ptr<asio::steady_timer> watch_timer; // file-change polling for TLS rotation
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_id{1};
-  mutable std::mutex mtx;
-  std::unordered_map<std::uint64_t, std::weak_ptr<detail::link_base>> links;
+  /// Every open link, for close_all() and connection_count().
+  detail::basic_link_table<detail::link_base> links;
 };
 
 server::server(transport_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
@@ -449,14 +442,7 @@ void server::stop_accepting() {
 }
 
 void server::close_all() {
-  std::vector<std::shared_ptr<detail::link_base>> all;
-  {
-    std::lock_guard<std::mutex> g{impl_->mtx};
-    for (auto& [id, weak] : impl_->links)
-      if (auto l = weak.lock())
-        all.push_back(std::move(l));
-  }
-  for (auto& l : all)
+  for (auto& l : impl_->links.all())
     l->shutdown();
 }
 
@@ -480,7 +466,6 @@ void server::stop() {
 }
 
 std::size_t server::connection_count() const noexcept {
-  std::lock_guard<std::mutex> g{impl_->mtx};
   return impl_->links.size();
 }
 

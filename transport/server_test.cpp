@@ -1,4 +1,5 @@
 #include "transport/server.hpp"
+#include "transport/stream_link.hpp"
 
 #include <gtest/gtest.h>
 
@@ -39,6 +40,25 @@ int server_end_of(int client) {
       return fd;
   }
   return -1;
+}
+
+// The address text of accepted connections: IPv4 is formatted without inet_ntop(); it must
+// read exactly as inet_ntop() writes it, and IPv6 keeps asio's form.
+TEST(TransportServer, IpTextMatchesInetNtop) {
+  std::uint32_t x = 0x12345678;
+  for (int i = 0; i < 20000; ++i) {
+    x = x * 1664525u + 1013904223u; // every byte value, in every position, over the run
+    const std::uint32_t addr = i < 256 ? (static_cast<std::uint32_t>(i) * 0x01010101u) : x;
+    in_addr in{};
+    in.s_addr = htonl(addr);
+    char expect[INET_ADDRSTRLEN];
+    ASSERT_NE(::inet_ntop(AF_INET, &in, expect, sizeof expect), nullptr);
+    EXPECT_EQ(detail::ip_to_string(boost::asio::ip::address_v4{addr}), expect);
+  }
+  EXPECT_EQ(detail::ip_to_string(boost::asio::ip::make_address("::1")), "::1");
+  EXPECT_EQ(detail::format_address(detail::ip_to_string(boost::asio::ip::make_address("::1")), 80),
+            "[::1]:80");
+  EXPECT_EQ(detail::format_address("10.0.0.255", 1883), "10.0.0.255:1883");
 }
 
 // Accepted sockets get TCP_NODELAY (the listening sockets' setting is inherited, checked on the

@@ -96,6 +96,26 @@ struct link_info {
   bool fresh_socket = false;
 };
 
+/// The textual form of `a` (IPv4 without inet_ntop(), which goes through sprintf()).
+inline std::string ip_to_string(const asio::ip::address& a) {
+  if (!a.is_v4())
+    return a.to_string();
+  const auto b = a.to_v4().to_bytes();
+  char out[16];
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (i > 0)
+      out[n++] = '.';
+    unsigned v = b[i];
+    if (v >= 100)
+      out[n++] = static_cast<char>('0' + v / 100);
+    if (v >= 10)
+      out[n++] = static_cast<char>('0' + v / 10 % 10);
+    out[n++] = static_cast<char>('0' + v % 10);
+  }
+  return std::string(out, n);
+}
+
 inline std::string format_address(const std::string& ip, std::uint16_t port) {
   return ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
                                            : ip + ":" + std::to_string(port);
