@@ -31,6 +31,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 
 namespace colony::transport::detail {
 
@@ -562,10 +563,11 @@ private:
       return;
     }
     if (wheel_) {
-      if (!in_wheel_) {
-        in_wheel_ = true;
-        wheel_->add(std::weak_ptr<keepalive_client>(this->shared_from_this()));
-      }
+      // A new entry for the (new) deadline; an earlier entry of this link is stale from now
+      // on and leaves the wheel on its tick.
+      ++wheel_gen_;
+      wheel_->schedule(std::weak_ptr<keepalive_client>(this->shared_from_this()), wheel_gen_,
+                       last_packet_ + keepalive_);
       return;
     }
     auto due = last_packet_ + keepalive_;
@@ -574,19 +576,18 @@ private:
                         : std::chrono::milliseconds{0});
   }
 
-  bool on_keepalive_tick(clock::time_point now) override {
-    if (finished_ || keepalive_.count() == 0) {
-      in_wheel_ = false;
-      return false;
-    }
+  std::optional<clock::time_point> on_keepalive_tick(clock::time_point now,
+                                                     std::uint32_t gen) override {
+    if (gen != wheel_gen_ || finished_ || keepalive_.count() == 0)
+      return std::nullopt;
     if (closing_)
-      return true; // the flush timeout decides
-    if (now - last_packet_ >= keepalive_) {
-      in_wheel_ = false;
+      return now + keepalive_; // the flush timeout decides
+    const auto due = last_packet_ + keepalive_;
+    if (now >= due) {
       keepalive_expired();
-      return false;
+      return std::nullopt;
     }
-    return true;
+    return due;
   }
 
   /// MQTT-3.1.2-24: no packet within 1.5 x keepalive. MQTT 5 §4.13: the server may say why
@@ -834,7 +835,7 @@ private:
   codec::stream_decoder decoder_;
   keepalive_wheel* wheel_; ///< this I/O thread's, or null: then timer_ does the keep-alive
   std::unique_ptr<asio::steady_timer> timer_;
-  bool in_wheel_ = false;
+  std::uint32_t wheel_gen_ = 0; ///< of this link's live entry on the wheel
   std::function<void(std::uint64_t)> on_finish_;
   std::shared_ptr<link_handler> handler_;
 
