@@ -374,7 +374,9 @@ def main(argv):
             shutil.rmtree(workdir, ignore_errors=True)
 
     table = summarize(args, results)
-    md = os.path.splitext(out)[0] + ".md"
+    root, ext = os.path.splitext(out)
+    # The table goes next to the raw lines, never over them (--out x.md would have been both).
+    md = (root if ext == ".jsonl" else out) + ".md"
     with open(md, "w") as f:
         f.write(table + "\n")
     print(table)
