@@ -346,7 +346,7 @@ public:
 private:
   static constexpr std::size_t max_label = 64; ///< longer labels are cut
 
-  /// Lower case, runs of anything but [a-z0-9_] become one '_', no '_' at the ends.
+  /// Lower case; runs of anything but [a-z0-9_] become one '_' (none first); no '_' last.
   static std::string_view normalize_into(std::string_view label, char (&out)[max_label]) {
     std::size_t n = 0;
     for (char ch : label) {
@@ -376,9 +376,17 @@ private:
     for (std::size_t i = 0; i < n; ++i)
       if (items_[i].label == key)
         return items_[i].value;
-    if (n == capacity)
-      return items_[capacity - 1].value; // full: the last label is "other"
-    items_[n].label.assign(n == capacity - 1 ? std::string_view{"other"} : key);
+    if (n >= capacity - 1) {
+      // Full but for the overflow label: every new label is counted as "other" (one series,
+      // also when "other" came as a label of its own before).
+      for (std::size_t i = 0; i < n; ++i)
+        if (items_[i].label == "other")
+          return items_[i].value;
+      if (n == capacity)
+        return items_[capacity - 1].value; // unreachable: the last label is "other"
+      key = "other";
+    }
+    items_[n].label.assign(key);
     count_.store(n + 1, std::memory_order_release);
     return items_[n].value;
   }

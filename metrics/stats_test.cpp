@@ -137,6 +137,25 @@ TEST(labeled, counts_labels_past_capacity_as_other) {
   EXPECT_EQ(s.back().second, 6); // labels capacity-1 .. capacity+4
 }
 
+TEST(labeled, overflow_joins_an_other_label_seen_before) {
+  labeled_counters c;
+  c.add("Other");
+  for (std::size_t i = 0; i < labeled_counters::capacity + 5; ++i)
+    c.add("reason " + std::to_string(i));
+  auto s = c.snapshot();
+  std::size_t others = 0;
+  std::int64_t other_value = 0;
+  for (const auto& [k, v] : s)
+    if (k == "other") {
+      ++others;
+      other_value = v;
+    }
+  EXPECT_EQ(others, 1u); // one series, or the exposition would repeat it
+  // "other" itself, and the labels that found no room: capacity - 1 slots for the rest.
+  EXPECT_EQ(other_value, 1 + static_cast<std::int64_t>(labeled_counters::capacity + 5)
+                           - static_cast<std::int64_t>(s.size() - 1));
+}
+
 TEST(labeled, concurrent_adds_and_subs_balance) {
   labeled_counters c;
   std::vector<std::thread> threads;

@@ -1,6 +1,6 @@
-// keepalive_wheel: the keep-alive checks of every link on one I/O thread, done by one periodic
-// timer. A per-link timer kept an armed Asio timer (~220 bytes with its pending wait) for every
-// idle connection; here an idle link costs one small entry in a timing wheel.
+// keepalive_wheel: the keep-alive checks of every link on one I/O thread, driven by one timer.
+// A per-link timer kept an armed Asio timer (~220 bytes with its pending wait) for every idle
+// connection; here an idle link costs one small entry in a timing wheel.
 //
 // The wheel has a ring of slots, one per tick (500 ms). A link is put into the slot of the tick
 // at or after its deadline (last packet + 1.5 x keep-alive) and only that tick looks at it: a
@@ -8,7 +8,11 @@
 // tick (the earlier flat list visited every link twice a second: 2.4 % of a core with 10,000
 // idle connections, almost all of it in that scan). When the tick finds the deadline moved on
 // (packets came meanwhile), the link says its new deadline and moves to that slot. A silent
-// client is closed at most one tick late (MQTT-3.1.2-24 asks for 1.5 x keep-alive).
+// client is closed at most one tick late (MQTT-3.1.2-24 asks for 1.5 x keep-alive). The timer
+// is armed only while the wheel holds entries.
+//
+// An entry is a weak pointer: a link that is gone leaves the wheel when its entry's tick comes
+// (up to 1.5 x keep-alive later; make_link() keeps that from pinning the link's memory).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -39,9 +43,9 @@ public:
   using clock = std::chrono::steady_clock;
   using now_fn = clock::time_point (*)();
 
-  /// `slots` ticks ahead at most: a later deadline waits in the last slot and is placed again
-  /// from there (the client is asked once more then). `now` reads the time (tests pass their
-  /// own clock and call tick() themselves).
+  /// The ring reaches `slots` - 1 ticks past the next one: a later deadline waits in the
+  /// ring's last slot, and its client is asked then (it answers the same deadline and is placed
+  /// again). `now` reads the time (tests pass their own clock and call tick() themselves).
   explicit keepalive_wheel(boost::asio::io_context& ctx,
                            std::chrono::milliseconds tick = std::chrono::milliseconds{500},
                            std::size_t slots = 512, now_fn now = &clock::now)
@@ -53,8 +57,9 @@ public:
     return wheel;
   }
 
-  /// Calls `client` back (with `gen`) on the first tick at or after `due`. Scheduling a client
-  /// again adds another entry: the client tells the stale one apart by its `gen`.
+  /// Calls `client` back (with `gen`) on the first tick at or after `due` (or earlier, if
+  /// `due` is beyond the ring: see the constructor). Scheduling a client again adds another
+  /// entry: the client tells the stale one apart by its `gen`.
   void schedule(std::weak_ptr<keepalive_client> client, std::uint32_t gen, clock::time_point due) {
     if (size_ == 0 && !armed_ && !ticking_) {
       // An empty wheel has no tick pending: the cursor's tick is one tick from now.
@@ -66,7 +71,7 @@ public:
       arm();
   }
 
-  /// Stops the timer (the I/O thread is about to end).
+  /// Stops the timer for good (tests; the I/O threads end with their io_context).
   void stop() {
     stopped_ = true;
     timer_.cancel();

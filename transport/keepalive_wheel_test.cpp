@@ -122,6 +122,30 @@ TEST_F(KeepaliveWheel, GoneAndStaleEntriesLeaveOnTheirTick) {
   EXPECT_EQ(moved->seen.size(), 6u); // 1 s apart: at 1, 2, 3, 4, 5, 6 s
 }
 
+// With the real clock and the timer: a client is called once its deadline has passed; when
+// the last entry leaves, no timer stays armed; scheduling again starts the ticks again.
+TEST_F(KeepaliveWheel, TheTimerRunsWhileEntriesAreLeftAndStartsAgain) {
+  keepalive_wheel w{ctx, milliseconds{1}, 64};
+  auto c = std::make_shared<client>(milliseconds{0}, 1); // one check, then it leaves
+  const auto due = clock::now() + milliseconds{3};
+  w.schedule(c, c->gen, due);
+  for (int i = 0; i < 5000 && c->seen.empty(); ++i) // bounded: 5 s at most
+    ctx.run_for(milliseconds{1});
+  ASSERT_EQ(c->seen.size(), 1u);
+  EXPECT_GE(c->seen[0], due); // never before the deadline
+  EXPECT_EQ(w.size(), 0u);
+  ctx.restart();
+  EXPECT_EQ(ctx.poll(), 0u); // the wheel is empty: no timer pending
+
+  auto again = std::make_shared<client>(milliseconds{0}, 1);
+  w.schedule(again, again->gen, clock::now());
+  ctx.restart();
+  for (int i = 0; i < 5000 && again->seen.empty(); ++i)
+    ctx.run_for(milliseconds{1});
+  EXPECT_EQ(again->seen.size(), 1u);
+  EXPECT_EQ(w.size(), 0u);
+}
+
 TEST_F(KeepaliveWheel, AnEmptyWheelHoldsNoTimerAndStopCancelsIt) {
   keepalive_wheel w{ctx, std::chrono::hours{1}};
   EXPECT_EQ(ctx.poll(), 0u); // nothing armed

@@ -41,7 +41,7 @@ TEST(LinkTable, AllSkipsLinksAlreadyGoneButStillRegistered) {
   EXPECT_EQ(all[0], kept);
 }
 
-TEST(LinkTable, IdsSpreadOverEveryStripeAndConcurrentUseKeepsTheCount) {
+TEST(LinkTable, ConcurrentAddsAndRemovesKeepTheCount) {
   basic_link_table<fake_link> t;
   auto link = std::make_shared<fake_link>();
   constexpr std::uint64_t per_thread = 2000;

@@ -204,7 +204,7 @@ struct server::impl {
     auto kind = l.options.kind;
     if constexpr (std::is_same_v<Socket, plain_tcp_socket>) {
       info.fresh_socket = true; // accepted in this handler, started in it too (ready())
-      ready(l, std::make_shared<tcp_link>(std::move(sock), std::move(info), make_config()));
+      ready(l, detail::make_link(std::move(sock), std::move(info), make_config()));
     } else {
       accept_secured(l, kind, std::move(sock), std::move(info), deadline);
     }
@@ -247,7 +247,7 @@ struct server::impl {
     auto exec = sock.get_executor();
     auto* lp = &l;
     asio::post(exec, [this, lp, sock = std::move(sock), info = std::move(info)]() mutable {
-      ready(*lp, std::make_shared<unix_link>(std::move(sock), std::move(info), make_config()));
+      ready(*lp, detail::make_link(std::move(sock), std::move(info), make_config()));
     });
   }
 

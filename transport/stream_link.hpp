@@ -559,7 +559,10 @@ private:
 
   void arm_keepalive() {
     if (keepalive_.count() == 0) {
-      cancel_timer();
+      // (The timer is the keep-alive only without a wheel, and the flush timeout while
+      // closing: that one stays.)
+      if (!wheel_ && !closing_)
+        cancel_timer();
       return;
     }
     if (wheel_) {
@@ -872,5 +875,15 @@ private:
   std::atomic<int> keepalive_request_{-1}; ///< seconds, -1 = none
   std::atomic<bool> resume_request_{false};
 };
+
+/// Makes a link. Not with make_shared: the keep-alive wheel holds a weak pointer to a link
+/// until the link's entry comes up (up to 1.5 x keep-alive after the link is gone), and a weak
+/// pointer into a make_shared block keeps the whole block (the link, ~600 bytes) allocated;
+/// with a separate control block only that stays, ~32 bytes.
+template <class Stream, class... Args>
+std::shared_ptr<stream_link<Stream>> make_link(Stream stream, Args&&... args) {
+  return std::shared_ptr<stream_link<Stream>>(
+    new stream_link<Stream>(std::move(stream), std::forward<Args>(args)...));
+}
 
 } // namespace colony::transport::detail

@@ -302,8 +302,7 @@ private:
     conn_.info.peer_identity = verified_peer_cn(stream_.native_handle());
     conn_.info.keep = ctx_;
     conn_.cfg.connect_timeout = conn_.remaining();
-    auto link = std::make_shared<stream_link<ssl_stream>>(std::move(stream_),
-                                                          std::move(conn_.info), conn_.cfg);
+    auto link = make_link(std::move(stream_), std::move(conn_.info), conn_.cfg);
     conn_.ready(std::move(link));
   }
 

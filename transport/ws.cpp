@@ -254,8 +254,7 @@ private:
     }
     timer_.cancel();
     conn_.cfg.connect_timeout = conn_.remaining();
-    auto link = std::make_shared<stream_link<ws_stream>>(std::move(*ws_), std::move(conn_.info),
-                                                         conn_.cfg);
+    auto link = make_link(std::move(*ws_), std::move(conn_.info), conn_.cfg);
     ws_.reset();
     conn_.ready(std::move(link));
   }
