@@ -11,6 +11,13 @@ struct fake_link {
   int n = 0;
 };
 
+/// all() gives exactly `only`.
+void expect_all_is(const basic_link_table<fake_link>& t, const std::shared_ptr<fake_link>& only) {
+  auto all = t.all();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0], only);
+}
+
 TEST(LinkTable, CountsAddedLinksUntilRemoved) {
   basic_link_table<fake_link> t;
   auto a = std::make_shared<fake_link>();
@@ -22,9 +29,7 @@ TEST(LinkTable, CountsAddedLinksUntilRemoved) {
   EXPECT_EQ(t.size(), 1u);
   t.remove(1); // twice: no effect
   EXPECT_EQ(t.size(), 1u);
-  auto all = t.all();
-  ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0], b);
+  expect_all_is(t, b);
 }
 
 TEST(LinkTable, AllSkipsLinksAlreadyGoneButStillRegistered) {
@@ -36,9 +41,7 @@ TEST(LinkTable, AllSkipsLinksAlreadyGoneButStillRegistered) {
     t.add(8, gone);
   }
   EXPECT_EQ(t.size(), 2u); // registered until its on_finish removes it
-  auto all = t.all();
-  ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0], kept);
+  expect_all_is(t, kept);
 }
 
 TEST(LinkTable, ConcurrentAddsAndRemovesKeepTheCount) {

@@ -47,6 +47,28 @@ int server_end_of(int client) {
   return -1;
 }
 
+/// A TCP listener on a free loopback port.
+listener_options loopback_listener() {
+  listener_options lo;
+  lo.host = "127.0.0.1";
+  lo.port = 0;
+  return lo;
+}
+
+/// A blocking client socket connected to 127.0.0.1:`port`, or -1.
+int connect_loopback(int port) {
+  int c = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (c >= 0 && ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(c);
+    return -1;
+  }
+  return c;
+}
+
 // The address text of accepted connections: IPv4 is formatted without inet_ntop(); it must
 // read exactly as inet_ntop() writes it, and IPv6 keeps asio's form.
 TEST(TransportServer, IpTextMatchesInetNtop) {
@@ -76,12 +98,9 @@ TEST(TransportServer, AcceptedTcpSocketsHaveNoDelay) {
     std::promise<void> accepted_all;
     std::atomic<int> accepted{0};
     constexpr int clients = 6;
-    listener_options lo;
-    lo.host = "127.0.0.1";
-    lo.port = 0;
     std::string error;
     int port = srv.add_tcp_listener(
-      lo,
+      loopback_listener(),
       [&](link_ptr) -> std::shared_ptr<link_handler> {
         if (++accepted == clients)
           accepted_all.set_value();
@@ -92,12 +111,8 @@ TEST(TransportServer, AcceptedTcpSocketsHaveNoDelay) {
     srv.start();
     std::vector<int> fds;
     for (int i = 0; i < clients; ++i) {
-      int c = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<std::uint16_t>(port));
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+      int c = connect_loopback(port);
+      ASSERT_GE(c, 0);
       fds.push_back(c);
     }
     ASSERT_EQ(accepted_all.get_future().wait_for(std::chrono::seconds(10)),
@@ -141,12 +156,9 @@ TEST(TransportServer, ReadsAtMostOnceMoreWhileTheConnectIsUnanswered) {
   server srv{opts};
   auto handler = std::make_shared<connect_only_handler>();
   auto got_connect = handler->got_connect.get_future();
-  listener_options lo;
-  lo.host = "127.0.0.1";
-  lo.port = 0;
   std::string error;
   int port = srv.add_tcp_listener(
-    lo,
+    loopback_listener(),
     [&](link_ptr l) -> std::shared_ptr<link_handler> {
       handler->link = std::move(l);
       return handler;
@@ -155,16 +167,12 @@ TEST(TransportServer, ReadsAtMostOnceMoreWhileTheConnectIsUnanswered) {
   ASSERT_GT(port, 0) << error;
   srv.start();
 
-  int c = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int c = connect_loopback(port);
+  ASSERT_GE(c, 0);
   struct closer {
     int fd;
     ~closer() { ::close(fd); }
   } close_c{c};
-  ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   const char connect_packet[] = "\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01" "a";
   const std::size_t connect_len = sizeof connect_packet - 1;
   ASSERT_EQ(::send(c, connect_packet, connect_len, 0), static_cast<ssize_t>(connect_len));
