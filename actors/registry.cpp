@@ -78,7 +78,7 @@ registry_state::entry& create_session(registry_actor* self, const std::string& c
   auto& dir = *self->state.dir;
   auto& stripe = dir.stripe_of(client_id);
   std::lock_guard<std::mutex> guard{stripe.mtx};
-  auto& e = stripe.sessions[client_id];
+  auto& e = stripe.map[client_id];
   start_session(dir, client_id, e, std::move(restored));
   return e;
 }
@@ -94,7 +94,7 @@ bool connect_new_client(session_directory& dir, connect_request& req, bool assig
   // gets the shutdown, one after sees the flag.)
   if (dir.shutting_down.load(std::memory_order_relaxed))
     return false;
-  auto [it, fresh] = stripe.sessions.try_emplace(req.packet->client_id);
+  auto [it, fresh] = stripe.map.try_emplace(req.packet->client_id);
   if (!fresh)
     return false; // known client id: the registry decides (take-over, resumption, Clean Start)
   auto& e = it->second;
@@ -118,7 +118,7 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
   std::unique_lock<std::mutex> guard{stripe.mtx};
   bool present = false;
   caf::actor replaced;
-  auto [it, fresh] = stripe.sessions.try_emplace(client_id); // one lookup for a new client id
+  auto [it, fresh] = stripe.map.try_emplace(client_id); // one lookup for a new client id
   auto* e = &it->second;
   if (!fresh && req.packet->clean_start) {
     // Clean Start: the old session ends (its connection is taken over first); its entry
@@ -147,8 +147,8 @@ void on_connect(registry_actor* self, connect_request& req, bool assigned_id) {
       // this connection was taken over before it was attached.
       auto& stripe = self->state.dir->stripe_of(id);
       std::lock_guard<std::mutex> guard{stripe.mtx};
-      auto it = stripe.sessions.find(id);
-      if (it == stripe.sessions.end() || it->second.session != successor) {
+      auto it = stripe.map.find(id);
+      if (it == stripe.map.end() || it->second.session != successor) {
         pending->req.link->close();
         return;
       }
@@ -164,13 +164,13 @@ void on_expired(registry_actor* self, const std::string& client_id, std::uint64_
   auto& stripe = self->state.dir->stripe_of(client_id);
   {
     std::lock_guard<std::mutex> guard{stripe.mtx};
-    auto it = stripe.sessions.find(client_id);
-    if (it == stripe.sessions.end() || it->second.session_id != session_id)
+    auto it = stripe.map.find(client_id);
+    if (it == stripe.map.end() || it->second.session_id != session_id)
       return;
     if (it->second.attach_count != attach_count)
       return; // a new connection was attached meanwhile: the session lives on
     self->send(it->second.session, terminate_atom::value);
-    stripe.sessions.erase(it);
+    stripe.map.erase(it);
   }
   forget_stored(self, client_id);
 }
@@ -180,13 +180,13 @@ void on_ended(registry_actor* self, const std::string& client_id, std::uint64_t 
               const caf::error& reason) {
   auto& stripe = self->state.dir->stripe_of(client_id);
   std::lock_guard<std::mutex> guard{stripe.mtx};
-  auto it = stripe.sessions.find(client_id);
-  if (it == stripe.sessions.end() || it->second.session_id != session_id)
+  auto it = stripe.map.find(client_id);
+  if (it == stripe.map.end() || it->second.session_id != session_id)
     return;
   if (reason && reason != caf::exit_reason::user_shutdown)
     log::error("registry", "session died",
                {{"client_id", client_id}, {"reason", caf::to_string(reason)}});
-  stripe.sessions.erase(it);
+  stripe.map.erase(it);
 }
 
 /// Registers a restored session's subscriptions with the shards, from the registry, so that
@@ -306,15 +306,15 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
       dir.shutting_down.store(true);
       dir.for_each_stripe([&](session_directory::stripe& s) {
         std::lock_guard<std::mutex> guard{s.mtx};
-        for (auto& [id, e] : s.sessions)
+        for (auto& [id, e] : s.map)
           self->send(e.session, shutdown_atom::value);
       });
     },
     [=](kick_atom, const std::string& client_id) {
       auto& stripe = self->state.dir->stripe_of(client_id);
       std::lock_guard<std::mutex> guard{stripe.mtx};
-      auto it = stripe.sessions.find(client_id);
-      if (it == stripe.sessions.end())
+      auto it = stripe.map.find(client_id);
+      if (it == stripe.map.end())
         return false;
       self->send(it->second.session, kick_atom::value);
       return true;
@@ -323,7 +323,7 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
       std::uint64_t n = 0;
       self->state.dir->for_each_stripe([&](session_directory::stripe& s) {
         std::lock_guard<std::mutex> guard{s.mtx};
-        n += s.sessions.size();
+        n += s.map.size();
       });
       return n;
     },
@@ -331,7 +331,7 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
       std::vector<caf::actor> all;
       self->state.dir->for_each_stripe([&](session_directory::stripe& s) {
         std::lock_guard<std::mutex> guard{s.mtx};
-        for (auto& [id, e] : s.sessions)
+        for (auto& [id, e] : s.map)
           all.push_back(e.session);
       });
       return all;
@@ -342,9 +342,9 @@ caf::behavior registry_behavior(registry_actor* self, registry_args args) {
       std::vector<caf::actor> all;
       dir.for_each_stripe([&](session_directory::stripe& s) {
         std::lock_guard<std::mutex> guard{s.mtx};
-        for (auto& [id, e] : s.sessions)
+        for (auto& [id, e] : s.map)
           all.push_back(std::move(e.session));
-        s.sessions.clear();
+        s.map.clear();
       });
       // Every stripe was visited after shutting_down was set: no I/O thread uses these now.
       dir.open.store(false);

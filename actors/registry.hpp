@@ -6,9 +6,10 @@
 #include "actors/messages.hpp"
 #include "actors/session_logic.hpp"
 
+#include "transport/striped_map.hpp"
+
 #include <caf/all.hpp>
 
-#include <array>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -30,26 +31,13 @@ public:
     std::uint64_t session_id = 0;
     std::uint64_t attach_count = 0;
   };
-  struct stripe {
-    std::mutex mtx;
-    std::unordered_map<std::string, entry> sessions;
-  };
-  static constexpr std::size_t stripe_count = 64;
+  using table = transport::striped_map<std::string, entry, 64>;
+  using stripe = table::stripe;
 
-  session_directory() {
-    // Buckets for 16k sessions up front (64 KB per 8k buckets): growing a table rehashes every
-    // node in it, a cache miss each, on the connect path.
-    for (auto& s : stripes_)
-      s.sessions.reserve(256);
-  }
-
-  stripe& stripe_of(const std::string& client_id) {
-    return stripes_[std::hash<std::string>{}(client_id) % stripe_count];
-  }
+  stripe& stripe_of(const std::string& client_id) { return sessions_.stripe_of(client_id); }
   template <class F>
-  void for_each_stripe(F f) {
-    for (auto& s : stripes_)
-      f(s);
+  void for_each_stripe(F&& f) {
+    sessions_.for_each_stripe(std::forward<F>(f));
   }
 
   std::atomic<std::uint64_t> next_session_id{1};
@@ -64,7 +52,8 @@ public:
   shard_list shards;
 
 private:
-  std::array<stripe, stripe_count> stripes_;
+  // Buckets for 16k sessions up front (64 KB per 8k buckets).
+  table sessions_{256};
 };
 
 /// On the I/O thread: starts a session for `req` if its client id has none and attaches the

@@ -61,10 +61,9 @@ public:
       since_ack_.resize(shards_->size());
     // A retained QoS 1/2 message is acknowledged once its shard has stored it: a subscriber
     // that comes after the PUBACK gets the new retained state (MQTT-3.3.1-5/-10/-11).
-    if (msg->qos > 0 && (store_sync_ || msg->retain) && !route_hold_) {
+    if (msg->qos > 0 && (store_sync_ || msg->retain)) {
       // The PUBACK / PUBREC of this turn waits until the shards have stored the messages.
-      route_hold_ = true;
-      ++holds_;
+      hold_turn_output();
     }
     auto i = shard_of(msg->topic, shards_->size());
     routes_[i].msgs.push_back(std::move(msg));
@@ -123,6 +122,11 @@ public:
     if (!unacked)
       return; // nothing routed since the last acknowledgement
     barrier_ = true;
+    hold_turn_output();
+  }
+  /// This turn's output waits until every route request of the turn is acknowledged (see
+  /// flush_routes and on_route_ack).
+  void hold_turn_output() {
     if (!route_hold_) {
       route_hold_ = true;
       ++holds_;

@@ -368,27 +368,30 @@ private:
     // Items below count_ are complete (their label is written before count_ is raised) and
     // never change label.
     auto n = count_.load(std::memory_order_acquire);
-    for (std::size_t i = 0; i < n; ++i)
-      if (items_[i].label == key)
-        return items_[i].value;
+    if (auto* v = find(key, n))
+      return *v;
     std::lock_guard<std::mutex> guard{mtx_};
     n = count_.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < n; ++i)
-      if (items_[i].label == key)
-        return items_[i].value;
+    if (auto* v = find(key, n))
+      return *v;
     if (n >= capacity - 1) {
       // Full but for the overflow label: every new label is counted as "other" (one series,
       // also when "other" came as a label of its own before).
-      for (std::size_t i = 0; i < n; ++i)
-        if (items_[i].label == "other")
-          return items_[i].value;
-      if (n == capacity)
-        return items_[capacity - 1].value; // unreachable: the last label is "other"
-      key = "other";
+      if (auto* v = find("other", n))
+        return *v;
+      key = "other"; // (n == capacity - 1 here: the last slot becomes "other")
     }
     items_[n].label.assign(key);
     count_.store(n + 1, std::memory_order_release);
     return items_[n].value;
+  }
+
+  /// The value of `key` among the first `n` labels, or null.
+  std::atomic<std::int64_t>* find(std::string_view key, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (items_[i].label == key)
+        return &items_[i].value;
+    return nullptr;
   }
 
   struct item {
